@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh machine with only python3 and make:
+#   make test   - create/refresh .venv from uv.lock, then lint, type-check and run every test
+#   make demo   - run the daily marketing DAG end to end against the offline KIE emulator
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+# uv must use the machine's Python (no downloads) and the project's .venv.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+.PHONY: venv lint typecheck test test-fast demo bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# --locked: fail if uv.lock no longer matches pyproject.toml instead of silently re-resolving.
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+venv: $(VENV)/.synced
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest
+
+# Unit and emulator tests only (skips the slower real-Airflow e2e suite).
+test-fast: venv
+	$(BIN)/python -m pytest -m "not e2e"
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache output

@@ -1,0 +1,63 @@
+"""The KIE API client. Never imports Airflow: usable from any Python code, and testable without it.
+
+Typical use::
+
+    from airflow_provider_kie.client import KieClient, RunwayGenerateRequest
+
+    with KieClient(api_key) as kie:
+        task_id = kie.runway_generate(
+            RunwayGenerateRequest(prompt="a red fox at dawn", duration=5, quality="720p", aspect_ratio="16:9")
+        )
+        record = kie.wait_for_task(task_id)
+        print(record.video_url)
+"""
+
+from __future__ import annotations
+
+from airflow_provider_kie.client._base import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    DEFAULT_UPLOAD_BASE_URL,
+    USER_AGENT,
+    shared_ssl_context,
+)
+from airflow_provider_kie.client.async_client import AsyncKieClient
+from airflow_provider_kie.client.calls import UploadedFile
+from airflow_provider_kie.client.errors import *  # noqa: F403 - the error tree is public API
+from airflow_provider_kie.client.errors import __all__ as _errors_all
+from airflow_provider_kie.client.models import (
+    AlephGenerateRequest,
+    JobsCreateTaskRequest,
+    RunwayExtendRequest,
+    RunwayGenerateRequest,
+)
+from airflow_provider_kie.client.polling import PollPolicy
+from airflow_provider_kie.client.records import TaskKind, TaskRecord, TaskState
+from airflow_provider_kie.client.retry import CallKind, RetryPolicy
+from airflow_provider_kie.client.sync_client import KieClient
+from airflow_provider_kie.client.webhooks import compute_signature, verify_callback, verify_signature
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_UPLOAD_BASE_URL",
+    "USER_AGENT",
+    "AlephGenerateRequest",
+    "AsyncKieClient",
+    "CallKind",
+    "JobsCreateTaskRequest",
+    "KieClient",
+    "PollPolicy",
+    "RetryPolicy",
+    "RunwayExtendRequest",
+    "RunwayGenerateRequest",
+    "TaskKind",
+    "TaskRecord",
+    "TaskState",
+    "UploadedFile",
+    "compute_signature",
+    "shared_ssl_context",
+    "verify_callback",
+    "verify_signature",
+    *_errors_all,
+]

@@ -1,0 +1,328 @@
+"""The error tree of the KIE client.
+
+Every error says whether retrying the same request can help (``retryable``). KIE puts the real status in
+the body's ``code`` (often under HTTP 200), so API errors are keyed by that code; the HTTP status is kept
+alongside for diagnosis. No error message ever contains the API key: messages are built from KIE's ``msg``,
+the endpoint path and short body excerpts that the client redacts before raising.
+
+```
+KieError
+├── KieValidationError            local check failed; nothing was sent
+├── KieConfigurationError         the client cannot be built (e.g. no API key)
+├── KieAPIError                   KIE answered with a non-200 code (one subclass per code)
+├── KieResponseError              the answer could not be understood (not JSON, no envelope)
+├── KieTransportError             the request did not complete (connect error, timeout, dropped)
+├── KieSubmitOutcomeUnknownError  a paid submit may or may not have created a task
+├── KieSignatureError             a webhook callback failed its signature check
+├── KieTaskFailedError            a task reached its failed state
+└── KieWaitTimeoutError           waiting for a task took longer than allowed
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "FieldError",
+    "KieAPIError",
+    "KieAuthError",
+    "KieBadRequestError",
+    "KieConfigurationError",
+    "KieError",
+    "KieFeatureDisabledError",
+    "KieGenerationFailedError",
+    "KieImageFetchError",
+    "KieInsufficientCreditsError",
+    "KieMaintenanceError",
+    "KieNotFoundError",
+    "KieRateLimitError",
+    "KieResponseError",
+    "KieServerError",
+    "KieSignatureError",
+    "KieSubKeyLimitError",
+    "KieSubmitOutcomeUnknownError",
+    "KieTaskFailedError",
+    "KieTaskNotFoundError",
+    "KieTransportError",
+    "KieUnknownCodeError",
+    "KieUnprocessableError",
+    "KieUpstreamTimeoutError",
+    "KieValidationError",
+    "KieWaitTimeoutError",
+    "api_error_for_code",
+]
+
+
+class KieError(Exception):
+    """Base class of every error raised by the KIE client."""
+
+    #: Whether sending the same request again later can succeed.
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One broken rule: the request field (its Python name) and the rule, in words."""
+
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.rule}"
+
+
+class KieValidationError(KieError, ValueError):
+    """A request failed local validation, so nothing was sent and no credits were spent."""
+
+    def __init__(self, model: str, errors: Sequence[FieldError]) -> None:
+        self.model = model
+        self.errors = tuple(errors)
+        detail = "; ".join(str(e) for e in self.errors)
+        super().__init__(f"Invalid {model}: {detail}")
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The names of the fields that broke a rule, in order."""
+        return tuple(e.field for e in self.errors)
+
+
+class KieConfigurationError(KieError):
+    """The client cannot be configured as asked (missing API key, malformed base URL, ...)."""
+
+
+class KieAPIError(KieError):
+    """KIE answered, and its answer carries a non-200 code (in the body, the HTTP status, or both)."""
+
+    #: The KIE code this class stands for; ``None`` on the base class.
+    code_value: int | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int,
+        http_status: int,
+        endpoint: str,
+        retry_after: float | None = None,
+    ) -> None:
+        self.code = code
+        self.http_status = http_status
+        self.endpoint = endpoint
+        self.kie_message = message
+        #: Seconds the server asked us to wait (``Retry-After``), if it said.
+        self.retry_after = retry_after
+        super().__init__(f"KIE {endpoint} answered code {code} (HTTP {http_status}): {message}")
+
+
+class KieBadRequestError(KieAPIError):
+    """400: KIE rejected the request as malformed."""
+
+    code_value = 400
+
+
+class KieAuthError(KieAPIError):
+    """401: the API key is missing or wrong. Fix the ``kie`` connection's password."""
+
+    code_value = 401
+
+
+class KieInsufficientCreditsError(KieAPIError):
+    """402: the account has too few credits. Top up; retrying cannot help."""
+
+    code_value = 402
+
+
+class KieNotFoundError(KieAPIError):
+    """404: the endpoint or resource does not exist."""
+
+    code_value = 404
+
+
+class KieUpstreamTimeoutError(KieAPIError):
+    """408: KIE's upstream took more than 10 minutes."""
+
+    code_value = 408
+    retryable = True
+
+
+class KieUnprocessableError(KieAPIError):
+    """422: KIE's own validation refused the request."""
+
+    code_value = 422
+
+
+class KieTaskNotFoundError(KieUnprocessableError):
+    """422 "recordInfo is null": KIE knows no task with that id (or not yet)."""
+
+
+class KieRateLimitError(KieAPIError):
+    """429: more than ~20 new generations per 10 s. Not queued by KIE: wait and send again."""
+
+    code_value = 429
+    retryable = True
+
+
+class KieSubKeyLimitError(KieAPIError):
+    """433: the sub-key's spending cap is exceeded."""
+
+    code_value = 433
+
+
+class KieImageFetchError(KieAPIError):
+    """451: KIE could not fetch the image or video URL given. Check that it is public."""
+
+    code_value = 451
+
+
+class KieMaintenanceError(KieAPIError):
+    """455: KIE is under maintenance. Nothing was created; try again later."""
+
+    code_value = 455
+    retryable = True
+
+
+class KieServerError(KieAPIError):
+    """500 (or any 5xx HTTP status): KIE failed. Safe to retry for reads, never blindly for submits."""
+
+    code_value = 500
+    retryable = True
+
+
+class KieGenerationFailedError(KieAPIError):
+    """501: the generation itself failed."""
+
+    code_value = 501
+
+
+class KieFeatureDisabledError(KieAPIError):
+    """505: the feature is disabled for this account."""
+
+    code_value = 505
+
+
+class KieUnknownCodeError(KieAPIError):
+    """A code this client does not know. Not retried: we cannot tell whether it would help."""
+
+
+_ERRORS_BY_CODE: dict[int, type[KieAPIError]] = {
+    cls.code_value: cls
+    for cls in (
+        KieBadRequestError,
+        KieAuthError,
+        KieInsufficientCreditsError,
+        KieNotFoundError,
+        KieUpstreamTimeoutError,
+        KieUnprocessableError,
+        KieRateLimitError,
+        KieSubKeyLimitError,
+        KieImageFetchError,
+        KieMaintenanceError,
+        KieServerError,
+        KieGenerationFailedError,
+        KieFeatureDisabledError,
+    )
+    if cls.code_value is not None
+}
+
+
+def api_error_for_code(
+    code: int,
+    message: str,
+    *,
+    http_status: int,
+    endpoint: str,
+    retry_after: float | None = None,
+) -> KieAPIError:
+    """Build the error instance that stands for KIE ``code``."""
+    cls: type[KieAPIError]
+    if code == 422 and "recordinfo is null" in message.lower():
+        cls = KieTaskNotFoundError
+    elif code in _ERRORS_BY_CODE:
+        cls = _ERRORS_BY_CODE[code]
+    elif 500 <= code < 600:
+        # 502/503/504 from a proxy in front of KIE: the same meaning as 500 for retry decisions.
+        cls = KieServerError
+    else:
+        cls = KieUnknownCodeError
+    return cls(message, code=code, http_status=http_status, endpoint=endpoint, retry_after=retry_after)
+
+
+class KieResponseError(KieError):
+    """KIE's answer could not be understood: not JSON, or not the ``{code, msg, data}`` envelope.
+
+    Carries the HTTP status and a short, redacted excerpt of the body. Retryable when the HTTP status
+    was a 5xx (typically an HTML error page from a proxy), since the request itself may well succeed.
+    """
+
+    def __init__(self, problem: str, *, http_status: int, endpoint: str, body_excerpt: str) -> None:
+        self.problem = problem
+        self.http_status = http_status
+        self.endpoint = endpoint
+        self.body_excerpt = body_excerpt
+        self.retryable = http_status >= 500 or http_status == 429
+        super().__init__(f"KIE {endpoint} sent {problem} (HTTP {http_status}): {body_excerpt!r}")
+
+
+class KieTransportError(KieError):
+    """The request did not complete: connection refused, timeout, dropped connection.
+
+    ``request_sent`` is False only when we know the request never left (connect failure): only then is
+    it safe to resend a paid submit.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, endpoint: str, request_sent: bool) -> None:
+        self.endpoint = endpoint
+        self.request_sent = request_sent
+        super().__init__(message)
+
+
+class KieSubmitOutcomeUnknownError(KieError):
+    """A paid submit failed in a way that leaves open whether KIE created the task.
+
+    Raised after a 5xx answer or a timeout once the request had been sent. Resending could pay for a
+    second clip, so the client never does it; check KIE's dashboard or the callback, or accept the risk
+    and submit again.
+    """
+
+    def __init__(self, endpoint: str, cause: KieError) -> None:
+        self.endpoint = endpoint
+        self.cause = cause
+        super().__init__(
+            f"Submit to KIE {endpoint} ended without a clear answer ({cause}); a task may or may not "
+            "have been created, so it was not resent automatically"
+        )
+
+
+class KieSignatureError(KieError):
+    """A webhook callback's signature is missing, wrong or too old."""
+
+
+class KieTaskFailedError(KieError):
+    """A KIE task ended in its failed state. Carries KIE's failure code and message."""
+
+    def __init__(self, task_id: str, fail_code: str | None, fail_msg: str | None) -> None:
+        self.task_id = task_id
+        self.fail_code = fail_code
+        self.fail_msg = fail_msg
+        super().__init__(f"KIE task {task_id} failed (failCode={fail_code}): {fail_msg or 'no reason given'}")
+
+
+class KieWaitTimeoutError(KieError):
+    """Waiting for a task took longer than the caller allowed. The task may still finish at KIE."""
+
+    def __init__(self, task_id: str, waited: float, last_state: str) -> None:
+        self.task_id = task_id
+        self.waited = waited
+        self.last_state = last_state
+        super().__init__(f"KIE task {task_id} still {last_state} after waiting {waited:.0f} s")

@@ -1,0 +1,299 @@
+"""Typed KIE request models that validate locally, before any request is sent.
+
+Fields use Python names (``aspect_ratio``); ``to_payload()`` gives KIE's camelCase JSON. Building a model
+with bad values raises :class:`~airflow_provider_kie.client.errors.KieValidationError`, which names every
+field and the rule it broke, so a DAG fails before it spends a credit.
+
+Values that Airflow templating renders as strings (``"5"`` for a duration) are accepted where the meaning is
+unambiguous, and empty strings for optional URLs mean "not given".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from airflow_provider_kie.client.errors import FieldError, KieValidationError
+
+__all__ = [
+    "ALEPH_ASPECT_RATIOS",
+    "MAX_PROMPT_LENGTH",
+    "RUNWAY_ASPECT_RATIOS",
+    "AlephGenerateRequest",
+    "JobsCreateTaskRequest",
+    "RunwayExtendRequest",
+    "RunwayGenerateRequest",
+]
+
+MAX_PROMPT_LENGTH = 1800
+RUNWAY_ASPECT_RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16")
+ALEPH_ASPECT_RATIOS = ("16:9", "9:16", "4:3", "3:4", "1:1", "21:9")
+
+RunwayAspectRatio = Literal["16:9", "4:3", "1:1", "3:4", "9:16"]
+AlephAspectRatio = Literal["16:9", "9:16", "4:3", "3:4", "1:1", "21:9"]
+Quality = Literal["720p", "1080p"]
+
+URL_RULE = "must be an https:// URL (http:// is accepted only for loopback hosts such as the local emulator)"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(value: str) -> str:
+    """Return ``value`` if it is a URL KIE can fetch, else raise ``ValueError`` with the rule.
+
+    KIE fetches inputs from the public internet, so only https is accepted; plain http is allowed for
+    loopback hosts so the offline emulator (which serves http on 127.0.0.1) works end to end.
+    """
+    parts = urlsplit(value.strip())
+    host = parts.hostname or ""
+    if not host or parts.scheme not in ("https", "http"):
+        raise ValueError(URL_RULE)
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ValueError(URL_RULE)
+    return value.strip()
+
+
+def _optional_url(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        return check_url(value)
+    return value
+
+
+def _prompt(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _to_field_errors(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "request"
+        rule = err["msg"]
+        # pydantic prefixes messages raised from our validators; the rule alone reads better.
+        rule = rule.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if err["type"] == "extra_forbidden":
+            rule = "is not a known parameter"
+        if not err["loc"] and ": " in rule:
+            # Cross-field rules are raised as "field: rule" by the model validators below.
+            field, rule = rule.split(": ", 1)
+        errors.append(FieldError(field=field, rule=rule))
+    return errors
+
+
+class KieRequest(BaseModel):
+    """Base of all request models: strict field names, camelCase payloads, typed validation errors."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+
+    #: KIE's name of each field whose camelCase is not mechanical.
+    _aliases: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            # ``from None``: pydantic's own error repeats the input values, prompts included.
+            raise KieValidationError(type(self).__name__, _to_field_errors(exc)) from None
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON body KIE expects: camelCase keys, unset optional fields left out."""
+        payload = {}
+        for name, value in self.model_dump(exclude_none=True).items():
+            payload[self._aliases.get(name, name)] = value
+        return payload
+
+
+class RunwayGenerateRequest(KieRequest):
+    """``POST /api/v1/runway/generate``: text-to-video, or image-to-video when ``image_url`` is given.
+
+    :param prompt: what the clip shows, 1-1800 characters.
+    :param duration: 5 or 10 seconds.
+    :param quality: ``720p`` or ``1080p``; 1080p only with a 5 s duration.
+    :param aspect_ratio: one of 16:9, 4:3, 1:1, 3:4, 9:16. Required for text-to-video; KIE ignores it when
+        ``image_url`` is given (the image decides).
+    :param image_url: a public https image to animate.
+    :param watermark: watermark text; empty for none.
+    :param callback_url: KIE POSTs the result there when the task ends.
+    """
+
+    _aliases: ClassVar[dict[str, str]] = {
+        "aspect_ratio": "aspectRatio",
+        "image_url": "imageUrl",
+        "watermark": "waterMark",
+        "callback_url": "callBackUrl",
+    }
+
+    prompt: str
+    duration: int
+    quality: Quality
+    aspect_ratio: RunwayAspectRatio | None = None
+    image_url: str | None = None
+    watermark: str = ""
+    callback_url: str | None = None
+
+    _check_prompt = field_validator("prompt")(_prompt)
+    _check_urls = field_validator("image_url", "callback_url", mode="before")(_optional_url)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_length(cls, value: str) -> str:
+        if len(value) > MAX_PROMPT_LENGTH:
+            raise ValueError(f"must be at most {MAX_PROMPT_LENGTH} characters (got {len(value)})")
+        return value
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, value: int) -> int:
+        if value not in (5, 10):
+            raise ValueError(f"must be 5 or 10 seconds (got {value})")
+        return value
+
+    @field_validator("aspect_ratio", mode="before")
+    @classmethod
+    def _empty_ratio(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _combinations(self) -> RunwayGenerateRequest:
+        if self.quality == "1080p" and self.duration != 5:
+            raise ValueError("quality: 1080p is only available with duration 5 (got duration 10)")
+        if self.aspect_ratio is None and self.image_url is None:
+            raise ValueError("aspect_ratio: is required for text-to-video (when no image_url is given)")
+        return self
+
+    @property
+    def is_image_to_video(self) -> bool:
+        return self.image_url is not None
+
+
+class RunwayExtendRequest(KieRequest):
+    """``POST /api/v1/runway/extend``: continue a succeeded generate or extend task.
+
+    :param task_id: the KIE task to continue; it must have succeeded.
+    :param prompt: how the clip continues, 1-1800 characters.
+    :param quality: ``720p`` or ``1080p``.
+    :param watermark: watermark text; empty for none.
+    :param callback_url: KIE POSTs the result there when the task ends.
+    """
+
+    _aliases: ClassVar[dict[str, str]] = {
+        "task_id": "taskId",
+        "watermark": "waterMark",
+        "callback_url": "callBackUrl",
+    }
+
+    task_id: str
+    prompt: str
+    quality: Quality
+    watermark: str = ""
+    callback_url: str | None = None
+
+    _check_prompt = field_validator("prompt")(_prompt)
+    _check_urls = field_validator("callback_url", mode="before")(_optional_url)
+
+    @field_validator("task_id")
+    @classmethod
+    def _task_id(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must be the id of a succeeded KIE task (got an empty string)")
+        return value.strip()
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_length(cls, value: str) -> str:
+        if len(value) > MAX_PROMPT_LENGTH:
+            raise ValueError(f"must be at most {MAX_PROMPT_LENGTH} characters (got {len(value)})")
+        return value
+
+
+class AlephGenerateRequest(KieRequest):
+    """``POST /api/v1/aleph/generate``: restyle or edit an existing video (video-to-video).
+
+    :param prompt: the edit to make, 1-1800 characters.
+    :param video_url: a public https video, at most 10 MB; only its first 5 s are used.
+    :param aspect_ratio: one of 16:9, 9:16, 4:3, 3:4, 1:1, 21:9.
+    :param seed: an integer for reproducible results.
+    :param reference_image: a public https image to guide the style.
+    :param watermark: watermark text; empty for none.
+    :param upload_cn: upload through KIE's mainland-China route.
+    :param callback_url: KIE POSTs the result there when the task ends.
+    """
+
+    _aliases: ClassVar[dict[str, str]] = {
+        "video_url": "videoUrl",
+        "aspect_ratio": "aspectRatio",
+        "reference_image": "referenceImage",
+        "watermark": "waterMark",
+        "upload_cn": "uploadCn",
+        "callback_url": "callBackUrl",
+    }
+
+    prompt: str
+    video_url: str
+    aspect_ratio: AlephAspectRatio | None = None
+    seed: int | None = None
+    reference_image: str | None = None
+    watermark: str = ""
+    upload_cn: bool | None = None
+    callback_url: str | None = None
+
+    _check_prompt = field_validator("prompt")(_prompt)
+    _check_urls = field_validator("reference_image", "callback_url", mode="before")(_optional_url)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_length(cls, value: str) -> str:
+        if len(value) > MAX_PROMPT_LENGTH:
+            raise ValueError(f"must be at most {MAX_PROMPT_LENGTH} characters (got {len(value)})")
+        return value
+
+    @field_validator("video_url", mode="before")
+    @classmethod
+    def _video_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("is required: the video to restyle")
+            return check_url(value)
+        return value
+
+    @field_validator("aspect_ratio", "seed", mode="before")
+    @classmethod
+    def _empty_optional(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class JobsCreateTaskRequest(KieRequest):
+    """``POST /api/v1/jobs/createTask``: KIE's unified API for its other model families.
+
+    :param model: the KIE model name, e.g. ``kling/v2-1-standard``.
+    :param input: the model's own parameters, passed through unchanged.
+    :param callback_url: KIE POSTs the result there when the task ends.
+    """
+
+    _aliases: ClassVar[dict[str, str]] = {"callback_url": "callBackUrl"}
+
+    model: str
+    input: dict[str, Any]
+    callback_url: str | None = None
+
+    _check_urls = field_validator("callback_url", mode="before")(_optional_url)
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a KIE model")
+        return value.strip()

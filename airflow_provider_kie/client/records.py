@@ -1,0 +1,233 @@
+"""KIE task records, normalised into one lifecycle: pending -> running -> succeeded | failed.
+
+KIE reports progress three ways: Runway's ``state`` string, Aleph's ``successFlag`` plus ``errorMessage``,
+and the jobs API's ``state``. :class:`TaskRecord` keeps what every caller needs (state, URLs, failure reason,
+expiry, parent task) and the raw KIE state for logs, so callers never branch on the API family.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any
+
+from airflow_provider_kie.client.errors import KieResponseError
+
+__all__ = [
+    "CONCURRENCY_LIMIT_MARKER",
+    "TaskKind",
+    "TaskRecord",
+    "TaskState",
+    "parse_record",
+]
+
+log = logging.getLogger(__name__)
+
+#: KIE fails (rather than queues) a task over the account's concurrency cap, with a message like
+#: "Reached the limit for concurrent generations". Such a task cost nothing and may be resubmitted.
+CONCURRENCY_LIMIT_MARKER = "limit for concurrent generations"
+
+
+class TaskState(str, Enum):
+    """The provider's lifecycle of a KIE task."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (TaskState.SUCCEEDED, TaskState.FAILED)
+
+
+class TaskKind(str, Enum):
+    """Which KIE API family a task belongs to; it decides the status endpoint."""
+
+    RUNWAY = "runway"
+    ALEPH = "aleph"
+    JOBS = "jobs"
+
+
+_RUNWAY_STATES = {
+    "wait": TaskState.PENDING,
+    "queueing": TaskState.PENDING,
+    "generating": TaskState.RUNNING,
+    "success": TaskState.SUCCEEDED,
+    "fail": TaskState.FAILED,
+}
+_JOBS_STATES = {
+    "waiting": TaskState.PENDING,
+    "queuing": TaskState.PENDING,
+    "generating": TaskState.RUNNING,
+    "success": TaskState.SUCCEEDED,
+    "fail": TaskState.FAILED,
+}
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One KIE task as last read from KIE.
+
+    ``raw_state`` is KIE's own word (``generating``, ``successFlag=0``...), for logs. URLs are KIE's and
+    expire: store the media (see ``airflow_provider_kie.storage``) rather than passing the links on.
+    """
+
+    task_id: str
+    kind: TaskKind
+    state: TaskState
+    raw_state: str
+    video_url: str | None = None
+    cover_url: str | None = None
+    video_id: str | None = None
+    parent_task_id: str | None = None
+    fail_code: str | None = None
+    fail_msg: str | None = None
+    expired: bool = False
+    created_at: str | None = None
+    completed_at: str | None = None
+    prompt: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state.is_terminal
+
+    @property
+    def hit_concurrency_limit(self) -> bool:
+        """True when KIE failed the task only because too many were running; resubmitting is safe."""
+        return self.state is TaskState.FAILED and CONCURRENCY_LIMIT_MARKER in (self.fail_msg or "").lower()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (enums as their values), small enough for XCom and trigger events."""
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        data["state"] = self.state.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskRecord:
+        """Inverse of :meth:`to_dict`."""
+        fields = dict(data)
+        fields["kind"] = TaskKind(fields["kind"])
+        fields["state"] = TaskState(fields["state"])
+        return cls(**fields)
+
+
+def _text(value: Any) -> str | None:
+    """KIE sends ``failCode`` as int or string, and empty strings for "none": normalise both."""
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _parse_runway(data: Mapping[str, Any]) -> TaskRecord:
+    raw = str(data.get("state") or "")
+    state = _RUNWAY_STATES.get(raw)
+    if state is None:
+        # KIE has added states before; an unknown one must not kill a wait that may still succeed.
+        log.warning(
+            "KIE task %s reports unknown state %r; treating it as still running", data.get("taskId"), raw
+        )
+        state = TaskState.RUNNING
+    video = data.get("videoInfo") or {}
+    params = data.get("generateParam") or {}
+    return TaskRecord(
+        task_id=str(data.get("taskId") or ""),
+        kind=TaskKind.RUNWAY,
+        state=state,
+        raw_state=raw,
+        video_url=_text(video.get("videoUrl")),
+        cover_url=_text(video.get("imageUrl")),
+        video_id=_text(video.get("videoId")),
+        parent_task_id=_text(data.get("parentTaskId")),
+        fail_code=_text(data.get("failCode")),
+        fail_msg=_text(data.get("failMsg")),
+        expired=str(data.get("expireFlag") or 0) == "1",
+        created_at=_text(data.get("generateTime")),
+        prompt=_text(params.get("prompt")),
+    )
+
+
+def _parse_aleph(data: Mapping[str, Any]) -> TaskRecord:
+    flag = data.get("successFlag")
+    error = _text(data.get("errorMessage"))
+    response = data.get("response") or {}
+    if str(flag) == "1":
+        state = TaskState.SUCCEEDED
+    elif error or str(flag) in ("2", "3"):
+        # Aleph's documented failure is successFlag 0 plus a message; other KIE APIs use 2/3 for
+        # "create failed"/"generate failed", accepted here too so a failure never looks like a wait.
+        state = TaskState.FAILED
+    else:
+        state = TaskState.RUNNING
+    prompt = None
+    param_json = data.get("paramJson")
+    if isinstance(param_json, str) and param_json:
+        try:
+            prompt = _text(json.loads(param_json).get("prompt"))
+        except (ValueError, AttributeError):
+            prompt = None
+    return TaskRecord(
+        task_id=str(data.get("taskId") or ""),
+        kind=TaskKind.ALEPH,
+        state=state,
+        raw_state=f"successFlag={flag}",
+        video_url=_text(response.get("resultVideoUrl")),
+        cover_url=_text(response.get("resultImageUrl")),
+        fail_code=_text(data.get("errorCode")),
+        fail_msg=error,
+        expired=str(data.get("expireFlag") or 0) == "1",
+        created_at=_text(data.get("createTime")),
+        completed_at=_text(data.get("completeTime")),
+        prompt=prompt,
+    )
+
+
+def _parse_jobs(data: Mapping[str, Any]) -> TaskRecord:
+    raw = str(data.get("state") or "")
+    state = _JOBS_STATES.get(raw)
+    if state is None:
+        log.warning(
+            "KIE task %s reports unknown state %r; treating it as still running", data.get("taskId"), raw
+        )
+        state = TaskState.RUNNING
+    urls: list[Any] = []
+    result_json = data.get("resultJson")
+    if isinstance(result_json, str) and result_json:
+        try:
+            urls = list(json.loads(result_json).get("resultUrls") or [])
+        except (ValueError, AttributeError, TypeError):
+            urls = []
+    return TaskRecord(
+        task_id=str(data.get("taskId") or ""),
+        kind=TaskKind.JOBS,
+        state=state,
+        raw_state=raw,
+        video_url=_text(urls[0]) if urls else None,
+        fail_code=_text(data.get("failCode")),
+        fail_msg=_text(data.get("failMsg")),
+        created_at=_text(data.get("createTime")),
+        completed_at=_text(data.get("completeTime")),
+    )
+
+
+_PARSERS = {TaskKind.RUNWAY: _parse_runway, TaskKind.ALEPH: _parse_aleph, TaskKind.JOBS: _parse_jobs}
+
+
+def parse_record(kind: TaskKind, data: Any, *, endpoint: str, http_status: int = 200) -> TaskRecord:
+    """Turn the ``data`` of a record endpoint into a :class:`TaskRecord`.
+
+    Raises :class:`KieResponseError` when ``data`` is not an object or has no task id.
+    """
+    if not isinstance(data, Mapping) or not data.get("taskId"):
+        raise KieResponseError(
+            "a task record without a taskId",
+            http_status=http_status,
+            endpoint=endpoint,
+            # Twice the excerpt length: the client redacts the key, then shortens (BaseKieClient._parse).
+            body_excerpt=str(data)[:400],
+        )
+    return _PARSERS[kind](data)

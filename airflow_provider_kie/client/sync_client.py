@@ -1,0 +1,151 @@
+"""The blocking KIE client, for operators running on a worker and for scripts."""
+
+from __future__ import annotations
+
+import os
+import time
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from airflow_provider_kie.client._base import BaseKieClient, log, transport_error
+from airflow_provider_kie.client.calls import Call, UploadedFile, calls
+from airflow_provider_kie.client.envelope import decode_envelope
+from airflow_provider_kie.client.errors import KieError, KieWaitTimeoutError
+from airflow_provider_kie.client.models import (
+    AlephGenerateRequest,
+    JobsCreateTaskRequest,
+    RunwayExtendRequest,
+    RunwayGenerateRequest,
+)
+from airflow_provider_kie.client.polling import PollPolicy
+from airflow_provider_kie.client.records import TaskKind, TaskRecord
+
+__all__ = ["KieClient"]
+
+T = TypeVar("T")
+
+
+class KieClient(BaseKieClient):
+    """Blocking client for every KIE endpoint the provider uses; one pooled connection set per instance.
+
+    Use it as a context manager, or call :meth:`close`. See :class:`BaseKieClient` for the parameters;
+    ``transport`` replaces the network (tests pass ``httpx.MockTransport``).
+    """
+
+    def __init__(self, api_key: str, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
+        super().__init__(api_key, **kwargs)
+        self._http = httpx.Client(transport=transport, **self._client_kwargs())
+
+    def __enter__(self) -> KieClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    def _send(self, call: Call[T]) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with call.request_kwargs() as kwargs:
+                    response = self._http.request(
+                        call.method,
+                        self._url(call),
+                        timeout=self._timeout(call),
+                        **kwargs,
+                    )
+                return self._parse(call, decode_envelope(response, call.path, self.redact))
+            except httpx.TransportError as exc:
+                error: KieError = transport_error(exc, call.path)
+            except KieError as exc:
+                error = exc
+            time.sleep(self._next_delay(call, error, attempt))
+
+    # -- submits (paid) ------------------------------------------------------------------------------
+    def runway_generate(self, request: RunwayGenerateRequest) -> str:
+        """Submit a text- or image-to-video task; returns KIE's task id."""
+        return self._send(calls.runway_generate(request))
+
+    def runway_extend(self, request: RunwayExtendRequest) -> str:
+        """Submit an extension of a succeeded task; returns the new task id."""
+        return self._send(calls.runway_extend(request))
+
+    def aleph_generate(self, request: AlephGenerateRequest) -> str:
+        """Submit an Aleph video-to-video task; returns KIE's task id."""
+        return self._send(calls.aleph_generate(request))
+
+    def jobs_create_task(self, request: JobsCreateTaskRequest) -> str:
+        """Submit a task to KIE's unified jobs API; returns KIE's task id."""
+        return self._send(calls.jobs_create_task(request))
+
+    # -- reads -------------------------------------------------------------------------------------------
+    def get_task(self, task_id: str, kind: TaskKind = TaskKind.RUNWAY) -> TaskRecord:
+        """Read a task's current record."""
+        return self._send(calls.get_task(task_id, kind))
+
+    def get_credits(self) -> int:
+        """The account's remaining credits."""
+        return self._send(calls.get_credits())
+
+    def get_download_url(self, url: str) -> str:
+        """A fresh direct link (valid ~20 min) for a file KIE produced."""
+        return self._send(calls.get_download_url(url))
+
+    # -- uploads (free, on the upload host) --------------------------------------------------------------
+    def upload_file(
+        self, source: str | os.PathLike[str], upload_path: str, file_name: str | None = None
+    ) -> UploadedFile:
+        """Upload a local file (multipart stream)."""
+        return self._send(calls.upload_file(source, upload_path, file_name))
+
+    def upload_base64(
+        self, data: bytes | str, upload_path: str, file_name: str | None = None
+    ) -> UploadedFile:
+        """Upload bytes, a base64 string or a data URL."""
+        return self._send(calls.upload_base64(data, upload_path, file_name))
+
+    def upload_from_url(self, file_url: str, upload_path: str, file_name: str | None = None) -> UploadedFile:
+        """Have the upload host fetch a public URL."""
+        return self._send(calls.upload_from_url(file_url, upload_path, file_name))
+
+    # -- waiting -----------------------------------------------------------------------------------------
+    def wait_for_task(
+        self,
+        task_id: str,
+        kind: TaskKind = TaskKind.RUNWAY,
+        *,
+        poll: PollPolicy | None = None,
+        timeout: float | None = None,
+        raise_on_failure: bool = True,
+    ) -> TaskRecord:
+        """Poll until the task succeeds or fails, logging each state change once.
+
+        :param timeout: seconds to wait in all; ``None`` waits for ever.
+        :param raise_on_failure: raise :class:`KieTaskFailedError` for a failed task instead of returning it.
+        :raises KieWaitTimeoutError: the task was still running after ``timeout`` seconds.
+        """
+        poll = poll or PollPolicy()
+        started = time.monotonic()
+        last_state = ""
+        if poll.first_poll_after:
+            time.sleep(poll.first_poll_after)
+        while True:
+            record = self.get_task(task_id, kind)
+            if record.raw_state != last_state:
+                log.info("KIE task %s is %s (%s)", task_id, record.state.value, record.raw_state)
+                last_state = record.raw_state
+            if record.is_terminal:
+                return self._check_outcome(record, raise_on_failure)
+            delay = poll.next_delay(rng=self._rng)
+            waited = time.monotonic() - started
+            if timeout is not None and waited + delay > timeout:
+                raise KieWaitTimeoutError(task_id, waited, record.state.value)
+            time.sleep(delay)

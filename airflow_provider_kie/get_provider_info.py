@@ -1,0 +1,63 @@
+"""Provider metadata that Airflow reads through the ``apache_airflow_provider`` entry point.
+
+Kept import-light on purpose: Airflow calls this in every process at start-up, so it must not import the
+client, httpx or any hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_kie import __version__
+
+#: The ``kie`` connection form (Airflow >= 3.2 reads it from here; older versions from the hook).
+KIE_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["login", "schema", "port"],
+    "relabeling": {"password": "API key", "host": "API base URL"},
+    "placeholders": {
+        "password": "your KIE API key (https://kie.ai/api-key)",
+        "host": "https://api.kie.ai",
+        "upload_base_url": "https://kieai.redpandaai.co",
+        "timeout": "30",
+    },
+}
+
+KIE_CONN_FIELDS: dict[str, Any] = {
+    "upload_base_url": {
+        "label": "Upload base URL",
+        "description": "KIE's file-upload host (a different host from the API). Default https://kieai.redpandaai.co",
+        "schema": {"type": ["string", "null"]},
+    },
+    "timeout": {
+        "label": "Request timeout (s)",
+        "description": "Per-request read timeout in seconds. Default 30.",
+        "schema": {"type": ["number", "null"], "minimum": 1},
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider to Airflow's providers manager."""
+    return {
+        "package-name": "airflow-provider-kie",
+        "name": "KIE",
+        "description": "Generate, extend and restyle videos with KIE's Runway and Aleph APIs from Airflow.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "KIE",
+                "external-doc-url": "https://docs.kie.ai",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "KIE", "python-modules": ["airflow_provider_kie.hooks.kie"]}],
+        "connection-types": [
+            {
+                "connection-type": "kie",
+                "hook-class-name": "airflow_provider_kie.hooks.kie.KieHook",
+                "hook-name": "KIE",
+                "ui-field-behaviour": KIE_UI_FIELD_BEHAVIOUR,
+                "conn-fields": KIE_CONN_FIELDS,
+            }
+        ],
+    }

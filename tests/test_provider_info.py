@@ -1,0 +1,76 @@
+"""The provider metadata Airflow reads: schema-valid, discoverable, and import-light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from airflow_provider_kie.get_provider_info import get_provider_info
+
+
+def test_provider_info_is_valid_against_airflows_schema():
+    import airflow
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_entry_point_is_registered():
+    (entry_point,) = [
+        ep
+        for ep in entry_points(group="apache_airflow_provider")
+        if ep.value.startswith("airflow_provider_kie")
+    ]
+    assert entry_point.load() is get_provider_info
+
+
+def test_every_listed_module_and_class_imports():
+    import importlib
+
+    info = get_provider_info()
+    modules = [
+        m
+        for section in ("hooks", "operators", "sensors", "triggers")
+        for e in info.get(section, [])
+        for m in e["python-modules"]
+    ]
+    for module in modules:
+        importlib.import_module(module)
+    for dotted in [c["hook-class-name"] for c in info["connection-types"]] + info.get("extra-links", []):
+        module, _, name = dotted.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), dotted
+
+
+def test_kie_connection_type_form():
+    (conn,) = get_provider_info()["connection-types"]
+    assert conn["connection-type"] == "kie"
+    assert conn["ui-field-behaviour"]["relabeling"]["password"] == "API key"
+    assert conn["ui-field-behaviour"]["placeholders"]["host"] == "https://api.kie.ai"
+    assert "upload_base_url" in conn["conn-fields"]
+
+
+@pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated")
+def test_airflow_discovers_the_provider_and_its_connection_type():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-kie" in manager.providers
+    assert manager.hooks["kie"].hook_class_name == "airflow_provider_kie.hooks.kie.KieHook"
+    assert manager.field_behaviours["kie"]["relabeling"]["host"] == "API base URL"
+
+
+def test_get_provider_info_does_not_import_httpx_or_the_client():
+    # Airflow calls get_provider_info in every process at start-up: it must stay cheap.
+    code = (
+        "import sys; from airflow_provider_kie.get_provider_info import get_provider_info; "
+        "get_provider_info(); "
+        "print(any(m.startswith(('httpx', 'airflow_provider_kie.client')) for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
