@@ -51,6 +51,12 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": "KIE", "python-modules": ["airflow_provider_kie.hooks.kie"]}],
+        "operators": [
+            {"integration-name": "KIE", "python-modules": ["airflow_provider_kie.operators.runway"]}
+        ],
+        "sensors": [{"integration-name": "KIE", "python-modules": ["airflow_provider_kie.sensors.runway"]}],
+        "triggers": [{"integration-name": "KIE", "python-modules": ["airflow_provider_kie.triggers.runway"]}],
+        "extra-links": ["airflow_provider_kie.links.KieVideoLink"],
         "connection-types": [
             {
                 "connection-type": "kie",

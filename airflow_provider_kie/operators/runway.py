@@ -1,0 +1,174 @@
+"""Operators for KIE's Runway video API: generate (text/image-to-video), extend, and Aleph video-to-video."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_provider_kie.client import (
+    AlephGenerateRequest,
+    KieClient,
+    RunwayExtendRequest,
+    RunwayGenerateRequest,
+    TaskKind,
+)
+from airflow_provider_kie.client.models import KieRequest
+from airflow_provider_kie.links import KieVideoLink
+from airflow_provider_kie.operators.base import KieVideoBaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+__all__ = ["KieVideoLink", "RunwayAlephOperator", "RunwayExtendOperator", "RunwayGenerateOperator"]
+
+
+class RunwayGenerateOperator(KieVideoBaseOperator):
+    """Generate a Runway clip on KIE: text-to-video, or image-to-video when ``image`` is given.
+
+    :param prompt: what the clip shows, 1-1800 characters (templated).
+    :param duration: 5 or 10 seconds (templated).
+    :param quality: ``720p`` or ``1080p``; 1080p only with 5 s (templated).
+    :param aspect_ratio: 16:9, 4:3, 1:1, 3:4 or 9:16; required without ``image`` (templated).
+    :param image: the image to animate: an https URL, or a local file / ObjectStoragePath that is uploaded
+        through KIE's File Upload API first (templated).
+
+    Every parameter of :class:`~airflow_provider_kie.operators.base.KieVideoBaseOperator` applies
+    (``output_dir``, ``deferrable``, ``timeout``...). Returns a
+    :class:`~airflow_provider_kie.completion.ClipResult`.
+    """
+
+    template_fields: Sequence[str] = (
+        *KieVideoBaseOperator.template_fields,
+        "duration",
+        "quality",
+        "aspect_ratio",
+        "image",
+    )
+    input_param: ClassVar[str | None] = "image"
+
+    def __init__(
+        self,
+        *,
+        prompt: str,
+        duration: int | str = 5,
+        quality: str = "720p",
+        aspect_ratio: str | None = "16:9",
+        image: str | ObjectStoragePath | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(prompt=prompt, **kwargs)
+        self.duration = duration
+        self.quality = quality
+        self.aspect_ratio = aspect_ratio
+        self.image = image
+
+    def build_request(self, input_url: str | None) -> KieRequest:
+        return RunwayGenerateRequest(
+            prompt=self.prompt,
+            duration=self.duration,
+            quality=self.quality,
+            aspect_ratio=self.aspect_ratio,
+            image_url=input_url,
+            watermark=self.watermark,
+            callback_url=self.callback_url,
+        )
+
+    def submit_request(self, client: KieClient, request: KieRequest) -> str:
+        assert isinstance(request, RunwayGenerateRequest)
+        return client.runway_generate(request)
+
+
+class RunwayExtendOperator(KieVideoBaseOperator):
+    """Continue a succeeded Runway clip (a generate or an earlier extend) on KIE.
+
+    :param source: the clip to continue: its KIE task id, or the result dict of an upstream KIE operator
+        (``generate.output``), from which ``kie_task_id`` is taken (templated).
+    :param prompt: how the clip continues, 1-1800 characters (templated).
+    :param quality: ``720p`` or ``1080p`` (templated). The extension keeps the source's aspect ratio.
+    """
+
+    template_fields: Sequence[str] = (*KieVideoBaseOperator.template_fields, "source", "quality")
+
+    def __init__(
+        self, *, source: str | Mapping[str, Any], prompt: str, quality: str = "720p", **kwargs: Any
+    ) -> None:
+        super().__init__(prompt=prompt, **kwargs)
+        self.source = source
+        self.quality = quality
+
+    @property
+    def source_task_id(self) -> str:
+        """The KIE task id to extend, whether ``source`` is an id or an upstream result."""
+        if isinstance(self.source, Mapping):
+            return str(self.source.get("kie_task_id") or "")
+        return str(self.source or "")
+
+    def build_request(self, input_url: str | None) -> KieRequest:
+        return RunwayExtendRequest(
+            task_id=self.source_task_id,
+            prompt=self.prompt,
+            quality=self.quality,
+            watermark=self.watermark,
+            callback_url=self.callback_url,
+        )
+
+    def submit_request(self, client: KieClient, request: KieRequest) -> str:
+        assert isinstance(request, RunwayExtendRequest)
+        return client.runway_extend(request)
+
+
+class RunwayAlephOperator(KieVideoBaseOperator):
+    """Restyle or edit a video with Runway Aleph on KIE (video-to-video; output up to 5 s).
+
+    :param video: the source video: an https URL (at most 10 MB), or a local file / ObjectStoragePath that
+        is uploaded through KIE's File Upload API first (templated).
+    :param prompt: the edit to make (templated).
+    :param aspect_ratio: 16:9, 9:16, 4:3, 3:4, 1:1 or 21:9 (templated).
+    :param seed: an integer for reproducible results (templated).
+    :param reference_image: an https image guiding the style (templated).
+    :param upload_cn: route uploads through KIE's mainland-China servers.
+    """
+
+    template_fields: Sequence[str] = (
+        *KieVideoBaseOperator.template_fields,
+        "video",
+        "aspect_ratio",
+        "seed",
+        "reference_image",
+    )
+    kind: ClassVar[TaskKind] = TaskKind.ALEPH
+    input_param: ClassVar[str | None] = "video"
+
+    def __init__(
+        self,
+        *,
+        video: str | ObjectStoragePath,
+        prompt: str,
+        aspect_ratio: str | None = None,
+        seed: int | str | None = None,
+        reference_image: str | None = None,
+        upload_cn: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(prompt=prompt, **kwargs)
+        self.video = video
+        self.aspect_ratio = aspect_ratio
+        self.seed = seed
+        self.reference_image = reference_image
+        self.upload_cn = upload_cn
+
+    def build_request(self, input_url: str | None) -> KieRequest:
+        return AlephGenerateRequest(
+            prompt=self.prompt,
+            video_url=input_url or "",
+            aspect_ratio=self.aspect_ratio,
+            seed=self.seed,
+            reference_image=self.reference_image,
+            watermark=self.watermark,
+            upload_cn=self.upload_cn,
+            callback_url=self.callback_url,
+        )
+
+    def submit_request(self, client: KieClient, request: KieRequest) -> str:
+        assert isinstance(request, AlephGenerateRequest)
+        return client.aleph_generate(request)

@@ -1,0 +1,192 @@
+"""``RunwayTaskTrigger``: wait for a KIE task in the triggerer, holding no worker slot.
+
+The trigger is deliberately small: it serializes primitives only (connection id, task id, kind, poll
+settings, an absolute deadline), looks the connection up asynchronously, keeps one HTTP client for its whole
+run, never calls anything blocking in the event loop, and yields exactly one small event. Restarted from its
+serialized kwargs (triggerer restart, hand-over to another triggerer), it carries on against the same
+deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_kie.client import (
+    AsyncKieClient,
+    KieError,
+    KieTaskNotFoundError,
+    PollPolicy,
+    RetryPolicy,
+    TaskKind,
+    TaskRecord,
+)
+from airflow_provider_kie.hooks.kie import KieHook
+
+__all__ = ["EVENT_KEYS", "MAX_POLLS_IN_FLIGHT", "RunwayTaskTrigger", "event_record"]
+
+#: Polls in flight per event loop. Thousands of triggers can share one triggerer; without a bound their
+#: polls queue inside the HTTP pool, where waiting is far more expensive than in a semaphore.
+MAX_POLLS_IN_FLIGHT = 32
+#: A task id KIE has just issued can be unknown to record-detail for a moment; give it a few polls.
+NOT_FOUND_GRACE_POLLS = 3
+#: The record fields an event carries: enough to decide and to log, nothing big (no prompt).
+EVENT_KEYS = (
+    "task_id",
+    "kind",
+    "state",
+    "raw_state",
+    "video_url",
+    "cover_url",
+    "video_id",
+    "parent_task_id",
+    "fail_code",
+    "fail_msg",
+    "expired",
+)
+
+_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _poll_slot() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    semaphore = _semaphores.get(loop)
+    if semaphore is None:
+        semaphore = _semaphores[loop] = asyncio.Semaphore(MAX_POLLS_IN_FLIGHT)
+    return semaphore
+
+
+def event_record(record: TaskRecord) -> dict[str, Any]:
+    """The small, JSON-able view of a record that travels in a trigger event."""
+    data = record.to_dict()
+    return {key: data[key] for key in EVENT_KEYS}
+
+
+class RunwayTaskTrigger(BaseTrigger):
+    """Poll one KIE task until it succeeds, fails, or the deadline passes.
+
+    :param kie_task_id: the KIE task to wait for.
+    :param kind: ``runway`` (generate and extend tasks) or ``aleph``.
+    :param kie_conn_id: the ``kie`` connection.
+    :param poll_interval: mean seconds between polls (jittered).
+    :param deadline: unix time after which a ``timeout`` event is sent; ``None`` waits for ever.
+    :param jitter: fraction by which each poll interval varies.
+    :param first_poll_after: seconds before the first poll.
+
+    Events (``event.payload``): ``{"status": "succeeded" | "failed", "record": {...}}``,
+    ``{"status": "timeout", "last_state": ..., "waited": seconds}`` or
+    ``{"status": "error", "message": ..., "error_type": ...}``; every event also carries ``kie_task_id``
+    and ``kind``.
+    """
+
+    def __init__(
+        self,
+        kie_task_id: str,
+        kind: str = TaskKind.RUNWAY.value,
+        kie_conn_id: str = KieHook.default_conn_name,
+        poll_interval: float = 10.0,
+        deadline: float | None = None,
+        jitter: float = 0.2,
+        first_poll_after: float = 0.0,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.kie_task_id = kie_task_id
+        self.kind = TaskKind(kind).value
+        self.kie_conn_id = kie_conn_id
+        self.poll_interval = float(poll_interval)
+        self.deadline = float(deadline) if deadline is not None else None
+        self.jitter = float(jitter)
+        self.first_poll_after = float(first_poll_after)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "kie_task_id": self.kie_task_id,
+                "kind": self.kind,
+                "kie_conn_id": self.kie_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "jitter": self.jitter,
+                "first_poll_after": self.first_poll_after,
+            },
+        )
+
+    def _event(self, status: str, **payload: Any) -> TriggerEvent:
+        payload = {"status": status, "kie_task_id": self.kie_task_id, "kind": self.kind, **payload}
+        return TriggerEvent(payload)  # type: ignore[no-untyped-call]
+
+    def _seconds_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.time()
+
+    async def _sleep(self, seconds: float) -> None:
+        left = self._seconds_left()
+        await asyncio.sleep(max(0.0, seconds if left is None else min(seconds, left)))
+
+    async def _make_client(self) -> AsyncKieClient:
+        # The trigger owns backoff between polls, so the client itself does not retry.
+        hook = KieHook(self.kie_conn_id, retry=RetryPolicy.none())
+        return await hook.get_async_client()
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        policy = PollPolicy(interval=self.poll_interval, jitter=self.jitter)
+        rng = random.Random()  # noqa: S311 - jitter, not cryptography
+        started = time.time()
+        try:
+            client = await self._make_client()
+        except KieError as exc:
+            yield self._event("error", message=str(exc), error_type=type(exc).__name__)
+            return
+        self.log.info("Waiting for KIE %s task %s", self.kind, self.kie_task_id)
+        last_raw: str | None = None
+        errors = 0
+        not_found = 0
+        async with client:
+            if self.first_poll_after:
+                await self._sleep(self.first_poll_after)
+            while True:
+                left = self._seconds_left()
+                if left is not None and left <= 0:
+                    self.log.info("KIE task %s still %s at the deadline", self.kie_task_id, last_raw)
+                    yield self._event("timeout", last_state=last_raw, waited=round(time.time() - started, 1))
+                    return
+                try:
+                    async with _poll_slot():
+                        record = await client.get_task(self.kie_task_id, TaskKind(self.kind))
+                except KieTaskNotFoundError as exc:
+                    not_found += 1
+                    if not_found > NOT_FOUND_GRACE_POLLS:
+                        yield self._event("error", message=str(exc), error_type=type(exc).__name__)
+                        return
+                    await self._sleep(policy.next_delay(rng=rng))
+                    continue
+                except KieError as exc:
+                    if not exc.retryable:
+                        self.log.error("Polling KIE task %s failed for good: %s", self.kie_task_id, exc)
+                        yield self._event("error", message=str(exc), error_type=type(exc).__name__)
+                        return
+                    errors += 1
+                    delay = policy.next_delay(consecutive_errors=errors, rng=rng)
+                    self.log.warning(
+                        "Polling KIE task %s failed (%s); next poll in %.0f s", self.kie_task_id, exc, delay
+                    )
+                    await self._sleep(delay)
+                    continue
+                errors = not_found = 0
+                if record.raw_state != last_raw:
+                    self.log.info(
+                        "KIE task %s is now %s (%s)", self.kie_task_id, record.state.value, record.raw_state
+                    )
+                    last_raw = record.raw_state
+                if record.is_terminal:
+                    yield self._event(record.state.value, record=event_record(record))
+                    return
+                await self._sleep(policy.next_delay(rng=rng))

@@ -1,0 +1,328 @@
+"""The operators' decisions, with KIE replaced by a mocked client: deferral, resume, backoff, events."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+
+from airflow_provider_kie._compat import AirflowException, AirflowFailException, TaskDeferred
+from airflow_provider_kie.client import (
+    KieInsufficientCreditsError,
+    KieRateLimitError,
+    KieServerError,
+    KieSubmitOutcomeUnknownError,
+    KieTaskNotFoundError,
+    TaskKind,
+    TaskRecord,
+    TaskState,
+)
+from airflow_provider_kie.completion import KieTaskFailed, KieWaitFailed
+from airflow_provider_kie.operators.base import STATE_STORE_KEY
+from airflow_provider_kie.operators.runway import (
+    RunwayAlephOperator,
+    RunwayExtendOperator,
+    RunwayGenerateOperator,
+)
+from airflow_provider_kie.triggers.runway import RunwayTaskTrigger
+
+
+class FakeStateStore:
+    def __init__(self, initial: dict[str, Any] | None = None) -> None:
+        self.data = dict(initial or {})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def set(self, key: str, value: Any, **_: Any) -> None:
+        self.data[key] = value
+
+
+def _record(task_id: str, state: TaskState, raw: str = "", **kw: Any) -> TaskRecord:
+    return TaskRecord(
+        task_id=task_id, kind=kw.pop("kind", TaskKind.RUNWAY), state=state, raw_state=raw or state.value, **kw
+    )
+
+
+@pytest.fixture
+def client(mocker):
+    fake = mock.MagicMock(name="KieClient")
+    fake.runway_generate.return_value = "new-task"
+    fake.runway_extend.return_value = "ext-task"
+    fake.aleph_generate.return_value = "aleph-task"
+    mocker.patch("airflow_provider_kie.hooks.kie.KieHook.get_conn", return_value=fake)
+    return fake
+
+
+@pytest.fixture
+def context():
+    ti = mock.MagicMock(name="ti")
+    return {"ti": ti, "task_state_store": FakeStateStore(), "outlet_events": mock.MagicMock()}
+
+
+def _generate(**kw: Any) -> RunwayGenerateOperator:
+    params = {
+        "task_id": "gen",
+        "prompt": "a fox at dawn",
+        "deferrable": True,
+        "poll_interval": 7,
+        "timeout": 600,
+    }
+    params.update(kw)
+    return RunwayGenerateOperator(**params)
+
+
+def test_submit_then_defer_to_the_trigger_with_primitives_only(client, context):
+    op = _generate()
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context)
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, RunwayTaskTrigger)
+    assert deferred.value.method_name == "execute_complete"
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_kie.triggers.runway.RunwayTaskTrigger"
+    assert kwargs["kie_task_id"] == "new-task"
+    assert kwargs["kind"] == "runway"
+    assert kwargs["poll_interval"] == 7
+    assert all(isinstance(v, (str, int, float, type(None))) for v in kwargs.values())
+    # The id is saved before waiting, for durable resume and for downstream tasks.
+    assert context["task_state_store"].data[STATE_STORE_KEY] == "new-task"
+    context["ti"].xcom_push.assert_any_call(key="kie_task_id", value="new-task")
+    request = client.runway_generate.call_args.args[0]
+    assert request.to_payload()["aspectRatio"] == "16:9"
+
+
+def test_validation_fails_before_any_request(client, context):
+    op = _generate(duration=10, quality="1080p")
+    with pytest.raises(AirflowFailException, match="quality: 1080p is only available with duration 5"):
+        op.execute(context)
+    assert client.method_calls == []
+
+
+def test_missing_local_image_is_named(client, context, tmp_path):
+    op = _generate(image=str(tmp_path / "missing.png"))
+    with pytest.raises(AirflowFailException, match="image: must be an https URL or an existing file"):
+        op.execute(context)
+    assert client.method_calls == []
+
+
+def test_local_image_is_uploaded_then_used(client, context, tmp_path):
+    image = tmp_path / "product.png"
+    image.write_bytes(b"\x89PNG fake")
+    client.upload_file.return_value = mock.Mock(download_url="https://uploads.example/product.png")
+    with pytest.raises(TaskDeferred):
+        _generate(image=str(image), aspect_ratio=None).execute(context)
+    assert client.upload_file.call_args.args[0] == str(image)
+    assert client.runway_generate.call_args.args[0].image_url == "https://uploads.example/product.png"
+
+
+@pytest.mark.parametrize("state", [TaskState.PENDING, TaskState.RUNNING])
+def test_retry_reconnects_to_a_live_task_without_paying_again(client, context, state):
+    context["task_state_store"].set(STATE_STORE_KEY, "old-task")
+    client.get_task.return_value = _record("old-task", state)
+    with pytest.raises(TaskDeferred) as deferred:
+        _generate().execute(context)
+    assert deferred.value.trigger.kie_task_id == "old-task"
+    client.runway_generate.assert_not_called()
+
+
+def test_retry_finishes_a_task_that_already_succeeded(client, context):
+    context["task_state_store"].set(STATE_STORE_KEY, "done-task")
+    client.get_task.return_value = _record("done-task", TaskState.SUCCEEDED, video_url="https://x/v.mp4")
+    result = _generate().execute(context)
+    assert result["kie_task_id"] == "done-task"
+    assert result["state"] == "succeeded"
+    client.runway_generate.assert_not_called()
+
+
+def test_retry_resubmits_after_a_failed_task(client, context):
+    context["task_state_store"].set(STATE_STORE_KEY, "failed-task")
+    client.get_task.return_value = _record("failed-task", TaskState.FAILED, fail_msg="moderation")
+    with pytest.raises(TaskDeferred) as deferred:
+        _generate().execute(context)
+    assert deferred.value.trigger.kie_task_id == "new-task"
+    assert context["task_state_store"].data[STATE_STORE_KEY] == "new-task"
+
+
+def test_retry_resubmits_when_kie_does_not_know_the_saved_task(client, context):
+    context["task_state_store"].set(STATE_STORE_KEY, "ghost")
+    client.get_task.side_effect = KieTaskNotFoundError(
+        "recordInfo is null", code=422, http_status=200, endpoint="/x"
+    )
+    with pytest.raises(TaskDeferred):
+        _generate().execute(context)
+    client.runway_generate.assert_called_once()
+
+
+def test_retry_never_submits_when_the_saved_task_cannot_be_checked(client, context):
+    context["task_state_store"].set(STATE_STORE_KEY, "unknown")
+    client.get_task.side_effect = KieServerError("boom", code=500, http_status=500, endpoint="/x")
+    with pytest.raises(AirflowException, match="Could not check KIE task unknown"):
+        _generate().execute(context)
+    client.runway_generate.assert_not_called()
+
+
+def test_rate_limit_defers_a_timed_backoff_instead_of_failing(client, context):
+    client.runway_generate.side_effect = KieRateLimitError(
+        "slow down", code=429, http_status=429, endpoint="/g"
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        _generate().execute(context)
+    assert isinstance(deferred.value.trigger, TimeDeltaTrigger)
+    assert deferred.value.method_name == "resume_submit"
+    assert deferred.value.kwargs["attempt"] == 2
+    assert STATE_STORE_KEY not in context["task_state_store"].data
+
+
+def test_rate_limit_budget_is_bounded(client, context):
+    client.runway_generate.side_effect = KieRateLimitError(
+        "slow down", code=429, http_status=429, endpoint="/g"
+    )
+    op = _generate(rate_limit_timeout=1)
+    with pytest.raises(AirflowException, match="kept refusing new clips"):
+        op.execute(context)
+
+
+def test_resume_submit_after_backoff_submits_again(client, context):
+    with pytest.raises(TaskDeferred) as deferred:
+        _generate().resume_submit(context, event=None, attempt=2, first_try_at=0)
+    assert deferred.value.trigger.kie_task_id == "new-task"
+
+
+def test_non_deferrable_rate_limit_sleeps_then_submits(client, context, mocker):
+    sleep = mocker.patch("airflow_provider_kie.operators.base.time.sleep")
+    client.runway_generate.side_effect = [
+        KieRateLimitError("slow down", code=429, http_status=429, endpoint="/g"),
+        "second-try",
+    ]
+    client.wait_for_task.return_value = _record(
+        "second-try", TaskState.SUCCEEDED, video_url="https://x/v.mp4"
+    )
+    client.get_task.return_value = client.wait_for_task.return_value
+    result = _generate(deferrable=False).execute(context)
+    assert result["kie_task_id"] == "second-try"
+    assert sleep.call_count == 1
+    assert 7.5 <= sleep.call_args.args[0] <= 15
+
+
+def test_unknown_submit_outcome_fails_without_retry(client, context):
+    cause = KieServerError("upstream", code=500, http_status=502, endpoint="/g")
+    client.runway_generate.side_effect = KieSubmitOutcomeUnknownError("/g", cause)
+    with pytest.raises(AirflowFailException, match="resubmit_on_unknown_outcome"):
+        _generate().execute(context)
+
+
+def test_unknown_submit_outcome_may_be_retried_when_allowed(client, context):
+    cause = KieServerError("upstream", code=500, http_status=502, endpoint="/g")
+    client.runway_generate.side_effect = KieSubmitOutcomeUnknownError("/g", cause)
+    with pytest.raises(AirflowException) as raised:
+        _generate(resubmit_on_unknown_outcome=True).execute(context)
+    assert not isinstance(raised.value, AirflowFailException)
+
+
+def test_other_kie_refusals_are_clear_airflow_errors(client, context):
+    client.runway_generate.side_effect = KieInsufficientCreditsError(
+        "no credits", code=402, http_status=200, endpoint="/g"
+    )
+    with pytest.raises(AirflowException, match="402"):
+        _generate().execute(context)
+
+
+def test_no_wait_returns_right_after_the_submit(client, context):
+    result = _generate(wait_for_completion=False).execute(context)
+    assert result == {"kie_task_id": "new-task", "kind": "runway", "state": "submitted"}
+
+
+# -- execute_complete: every event kind ---------------------------------------------------------------------
+def _event(status: str, **payload: Any) -> dict[str, Any]:
+    return {"status": status, "kie_task_id": "t1", "kind": "runway", **payload}
+
+
+def test_execute_complete_success_returns_the_result(client, context):
+    record = _record("t1", TaskState.SUCCEEDED, video_url="https://x/v.mp4", cover_url="https://x/c.png")
+    client.get_task.return_value = record
+    result = _generate().execute_complete(context, _event("succeeded", record=record.to_dict()))
+    assert result["video_url"] == "https://x/v.mp4"
+    assert result["video_path"] is None  # no output_dir configured
+    context["ti"].xcom_push.assert_any_call(key="_link_KieVideoLink", value="https://x/v.mp4")
+
+
+def test_execute_complete_failure_carries_kies_reason(client, context):
+    record = _record("t1", TaskState.FAILED, fail_code="400", fail_msg="Content policy violation")
+    with pytest.raises(KieTaskFailed, match="Content policy violation") as raised:
+        _generate().execute_complete(context, _event("failed", record=record.to_dict()))
+    assert raised.value.fail_code == "400"
+
+
+def test_execute_complete_concurrency_cap_resubmits_after_backoff(client, context):
+    record = _record("t1", TaskState.FAILED, fail_msg="Reached the limit for concurrent generations")
+    with pytest.raises(TaskDeferred) as deferred:
+        _generate().execute_complete(
+            context, _event("failed", record=record.to_dict()), attempt=1, first_try_at=None
+        )
+    assert isinstance(deferred.value.trigger, TimeDeltaTrigger)
+    assert deferred.value.method_name == "resume_submit"
+
+
+def test_execute_complete_timeout_and_error(client, context):
+    with pytest.raises(KieWaitFailed, match="Timed out waiting for KIE task t1"):
+        _generate().execute_complete(context, _event("timeout", last_state="generating", waited=600))
+    with pytest.raises(KieWaitFailed, match="KieAuthError: bad key"):
+        _generate().execute_complete(context, _event("error", message="bad key", error_type="KieAuthError"))
+    with pytest.raises(KieWaitFailed):
+        _generate().execute_complete(context, None)
+
+
+# -- the other operators -------------------------------------------------------------------------------------
+def test_extend_takes_the_task_id_from_an_upstream_result(client, context):
+    op = RunwayExtendOperator(task_id="ext", source={"kie_task_id": "parent"}, prompt="more", deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context)
+    assert client.runway_extend.call_args.args[0].task_id == "parent"
+    assert deferred.value.trigger.kie_task_id == "ext-task"
+
+
+def test_extend_without_a_source_is_rejected_before_any_request(client, context):
+    op = RunwayExtendOperator(task_id="ext", source="", prompt="more")
+    with pytest.raises(AirflowFailException, match="task_id"):
+        op.execute(context)
+    assert client.method_calls == []
+
+
+def test_aleph_waits_on_the_aleph_endpoint(client, context):
+    op = RunwayAlephOperator(
+        task_id="aleph", video="https://x/in.mp4", prompt="oil painting", aspect_ratio="21:9", deferrable=True
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context)
+    assert deferred.value.trigger.kind == "aleph"
+    assert client.aleph_generate.call_args.args[0].to_payload()["aspectRatio"] == "21:9"
+
+
+def test_templated_fields_cover_the_parameters():
+    assert {"prompt", "duration", "quality", "aspect_ratio", "image", "output_dir", "output_name"} <= set(
+        RunwayGenerateOperator.template_fields
+    )
+    assert {"source", "prompt", "quality"} <= set(RunwayExtendOperator.template_fields)
+    assert {"video", "prompt", "seed", "reference_image"} <= set(RunwayAlephOperator.template_fields)
+
+
+@pytest.mark.parametrize("setting", ["True", "False"])
+def test_deferrable_defaults_to_the_airflow_setting(setting):
+    # The default is read from [operators] default_deferrable when the module is imported.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from airflow_provider_kie.operators.runway import RunwayGenerateOperator as G;"
+        "from airflow_provider_kie.sensors.runway import RunwayTaskSensor as S;"
+        "print(G(task_id='g', prompt='p').deferrable, S(task_id='s', kie_task_id='t').deferrable)"
+    )
+    env = {**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": setting}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split()[-2:] == [setting, setting]
