@@ -159,11 +159,12 @@ class BaseKieClient:
         return record
 
 
-def transport_error(exc: httpx.TransportError, endpoint: str) -> KieTransportError:
+def transport_error(exc: httpx.RequestError, endpoint: str) -> KieTransportError:
     """Map an httpx transport failure to :class:`KieTransportError`, noting whether the request left.
 
     Only a failure to connect (refused, connect timeout, no pooled connection free) proves that nothing
-    reached KIE; a read timeout or a dropped connection may come after KIE accepted the request.
+    reached KIE; a read timeout or a dropped connection may come after KIE accepted the request, and an
+    answer whose body could not be decoded (``httpx.DecodingError``) certainly did.
     """
     not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
     detail = str(exc) or "no detail"

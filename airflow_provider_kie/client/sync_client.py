@@ -63,7 +63,7 @@ class KieClient(BaseKieClient):
                         **kwargs,
                     )
                 return self._parse(call, decode_envelope(response, call.path, self.redact))
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:  # TransportError, and DecodingError of a bad body
                 error: KieError = transport_error(exc, call.path)
             except KieError as exc:
                 error = exc
