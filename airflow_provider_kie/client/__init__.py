@@ -31,7 +31,7 @@ from airflow_provider_kie.client.models import (
     RunwayExtendRequest,
     RunwayGenerateRequest,
 )
-from airflow_provider_kie.client.polling import PollPolicy
+from airflow_provider_kie.client.polling import PollPolicy, PollTracker
 from airflow_provider_kie.client.records import TaskKind, TaskRecord, TaskState
 from airflow_provider_kie.client.retry import CallKind, RetryPolicy
 from airflow_provider_kie.client.sync_client import KieClient
@@ -48,6 +48,7 @@ __all__ = [
     "JobsCreateTaskRequest",
     "KieClient",
     "PollPolicy",
+    "PollTracker",
     "RetryPolicy",
     "RunwayExtendRequest",
     "RunwayGenerateRequest",

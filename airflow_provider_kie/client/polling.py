@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["PollPolicy"]
+from airflow_provider_kie.client.errors import KieError, KieTaskNotFoundError
+
+if TYPE_CHECKING:
+    from airflow_provider_kie.client.records import TaskRecord
+
+__all__ = ["PollPolicy", "PollTracker"]
 
 
 @dataclass(frozen=True)
@@ -44,3 +50,48 @@ class PollPolicy:
         if consecutive_errors:
             return self._jittered(min(self.error_backoff_max, self.interval * 2**consecutive_errors), rng)
         return self._jittered(self.interval, rng)
+
+
+@dataclass
+class PollTracker:
+    """The decisions of one wait, without I/O: shared by both clients' ``wait_for_task`` and the trigger.
+
+    Feed it each poll's outcome; it says whether the state changed (log it), how long to wait next, and
+    when an error means waiting can no longer help (it raises that error).
+
+    :param policy: the poll schedule.
+    :param not_found_grace: polls allowed to answer "recordInfo is null": KIE can take a moment to show a
+        task it has just accepted.
+    """
+
+    policy: PollPolicy
+    not_found_grace: int = 3
+    last_raw_state: str | None = None
+    #: The provider lifecycle state of the last successful poll (``running``...), for timeout messages.
+    last_state: str | None = None
+    consecutive_errors: int = 0
+    not_found: int = 0
+
+    def on_record(self, record: TaskRecord) -> bool:
+        """Note a successful poll; True when KIE's state differs from the previous poll's."""
+        self.consecutive_errors = self.not_found = 0
+        changed = record.raw_state != self.last_raw_state
+        self.last_raw_state = record.raw_state
+        self.last_state = record.state.value
+        return changed
+
+    def on_error(self, error: KieError, rng: random.Random | None = None) -> float:
+        """Seconds to wait after a failed poll; raises ``error`` when more polling cannot help."""
+        if isinstance(error, KieTaskNotFoundError):
+            self.not_found += 1
+            if self.not_found > self.not_found_grace:
+                raise error
+            return self.policy.next_delay(rng=rng)
+        if not error.retryable:
+            raise error
+        self.consecutive_errors += 1
+        return self.policy.next_delay(self.consecutive_errors, rng)
+
+    def next_delay(self, rng: random.Random | None = None) -> float:
+        """Seconds until the next poll after a poll that succeeded."""
+        return self.policy.next_delay(rng=rng)

@@ -123,6 +123,11 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A nested object of a record, or an empty one when KIE sends null, "" or anything else."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _parse_runway(data: Mapping[str, Any]) -> TaskRecord:
     raw = str(data.get("state") or "")
     state = _RUNWAY_STATES.get(raw)
@@ -132,8 +137,8 @@ def _parse_runway(data: Mapping[str, Any]) -> TaskRecord:
             "KIE task %s reports unknown state %r; treating it as still running", data.get("taskId"), raw
         )
         state = TaskState.RUNNING
-    video = data.get("videoInfo") or {}
-    params = data.get("generateParam") or {}
+    video = _mapping(data.get("videoInfo"))
+    params = _mapping(data.get("generateParam"))
     return TaskRecord(
         task_id=str(data.get("taskId") or ""),
         kind=TaskKind.RUNWAY,
@@ -154,7 +159,7 @@ def _parse_runway(data: Mapping[str, Any]) -> TaskRecord:
 def _parse_aleph(data: Mapping[str, Any]) -> TaskRecord:
     flag = data.get("successFlag")
     error = _text(data.get("errorMessage"))
-    response = data.get("response") or {}
+    response = _mapping(data.get("response"))
     if str(flag) == "1":
         state = TaskState.SUCCEEDED
     elif error or str(flag) in ("2", "3"):

@@ -19,7 +19,7 @@ from airflow_provider_kie.client.models import (
     RunwayExtendRequest,
     RunwayGenerateRequest,
 )
-from airflow_provider_kie.client.polling import PollPolicy
+from airflow_provider_kie.client.polling import PollPolicy, PollTracker
 from airflow_provider_kie.client.records import TaskKind, TaskRecord
 
 __all__ = ["KieClient"]
@@ -132,20 +132,24 @@ class KieClient(BaseKieClient):
         :param raise_on_failure: raise :class:`KieTaskFailedError` for a failed task instead of returning it.
         :raises KieWaitTimeoutError: the task was still running after ``timeout`` seconds.
         """
-        poll = poll or PollPolicy()
+        tracker = PollTracker(poll or PollPolicy())
         started = time.monotonic()
-        last_state = ""
-        if poll.first_poll_after:
-            time.sleep(poll.first_poll_after)
+        if tracker.policy.first_poll_after:
+            time.sleep(tracker.policy.first_poll_after)
         while True:
-            record = self.get_task(task_id, kind)
-            if record.raw_state != last_state:
-                log.info("KIE task %s is %s (%s)", task_id, record.state.value, record.raw_state)
-                last_state = record.raw_state
-            if record.is_terminal:
-                return self._check_outcome(record, raise_on_failure)
-            delay = poll.next_delay(rng=self._rng)
+            try:
+                record = self.get_task(task_id, kind)
+            except KieError as exc:
+                # Transient trouble (already retried by the client) delays the wait; the rest ends it.
+                delay = tracker.on_error(exc, self._rng)
+                log.warning("Polling KIE task %s failed (%s); next poll in %.0f s", task_id, exc, delay)
+            else:
+                if tracker.on_record(record):
+                    log.info("KIE task %s is %s (%s)", task_id, record.state.value, record.raw_state)
+                if record.is_terminal:
+                    return self._check_outcome(record, raise_on_failure)
+                delay = tracker.next_delay(self._rng)
             waited = time.monotonic() - started
             if timeout is not None and waited + delay > timeout:
-                raise KieWaitTimeoutError(task_id, waited, record.state.value)
+                raise KieWaitTimeoutError(task_id, waited, tracker.last_state or "unknown")
             time.sleep(delay)

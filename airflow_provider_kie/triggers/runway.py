@@ -21,12 +21,12 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_kie.client import (
     AsyncKieClient,
     KieError,
-    KieTaskNotFoundError,
     PollPolicy,
     RetryPolicy,
     TaskKind,
     TaskRecord,
 )
+from airflow_provider_kie.client.polling import PollTracker
 from airflow_provider_kie.hooks.kie import KieHook
 
 __all__ = ["EVENT_KEYS", "MAX_POLLS_IN_FLIGHT", "RunwayTaskTrigger", "event_record"]
@@ -34,8 +34,6 @@ __all__ = ["EVENT_KEYS", "MAX_POLLS_IN_FLIGHT", "RunwayTaskTrigger", "event_reco
 #: Polls in flight per event loop. Thousands of triggers can share one triggerer; without a bound their
 #: polls queue inside the HTTP pool, where waiting is far more expensive than in a semaphore.
 MAX_POLLS_IN_FLIGHT = 32
-#: A task id KIE has just issued can be unknown to record-detail for a moment; give it a few polls.
-NOT_FOUND_GRACE_POLLS = 3
 #: The record fields an event carries: enough to decide and to log, nothing big (no prompt).
 EVENT_KEYS = (
     "task_id",
@@ -137,7 +135,7 @@ class RunwayTaskTrigger(BaseTrigger):
         return await hook.get_async_client()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        policy = PollPolicy(interval=self.poll_interval, jitter=self.jitter)
+        tracker = PollTracker(PollPolicy(interval=self.poll_interval, jitter=self.jitter))
         rng = random.Random()  # noqa: S311 - jitter, not cryptography
         started = time.time()
         try:
@@ -146,47 +144,38 @@ class RunwayTaskTrigger(BaseTrigger):
             yield self._event("error", message=str(exc), error_type=type(exc).__name__)
             return
         self.log.info("Waiting for KIE %s task %s", self.kind, self.kie_task_id)
-        last_raw: str | None = None
-        errors = 0
-        not_found = 0
         async with client:
             if self.first_poll_after:
                 await self._sleep(self.first_poll_after)
             while True:
                 left = self._seconds_left()
                 if left is not None and left <= 0:
-                    self.log.info("KIE task %s still %s at the deadline", self.kie_task_id, last_raw)
-                    yield self._event("timeout", last_state=last_raw, waited=round(time.time() - started, 1))
+                    self.log.info(
+                        "KIE task %s still %s at the deadline", self.kie_task_id, tracker.last_raw_state
+                    )
+                    waited = round(time.time() - started, 1)
+                    yield self._event("timeout", last_state=tracker.last_raw_state, waited=waited)
                     return
                 try:
                     async with _poll_slot():
                         record = await client.get_task(self.kie_task_id, TaskKind(self.kind))
-                except KieTaskNotFoundError as exc:
-                    not_found += 1
-                    if not_found > NOT_FOUND_GRACE_POLLS:
-                        yield self._event("error", message=str(exc), error_type=type(exc).__name__)
-                        return
-                    await self._sleep(policy.next_delay(rng=rng))
-                    continue
                 except KieError as exc:
-                    if not exc.retryable:
+                    try:
+                        delay = tracker.on_error(exc, rng)
+                    except KieError:
                         self.log.error("Polling KIE task %s failed for good: %s", self.kie_task_id, exc)
                         yield self._event("error", message=str(exc), error_type=type(exc).__name__)
                         return
-                    errors += 1
-                    delay = policy.next_delay(consecutive_errors=errors, rng=rng)
                     self.log.warning(
                         "Polling KIE task %s failed (%s); next poll in %.0f s", self.kie_task_id, exc, delay
                     )
                     await self._sleep(delay)
                     continue
-                errors = not_found = 0
-                if record.raw_state != last_raw:
+                if tracker.on_record(record):
                     self.log.info(
                         "KIE task %s is now %s (%s)", self.kie_task_id, record.state.value, record.raw_state
                     )
-                    last_raw = record.raw_state
                 if record.is_terminal:
                     yield self._event(record.state.value, record=event_record(record))
                     return
-                await self._sleep(policy.next_delay(rng=rng))
+                await self._sleep(tracker.next_delay(rng))

@@ -276,5 +276,5 @@ def test_decode_envelope_directly_needs_no_client() -> None:
     response = httpx.Response(200, json=envelope(200, "ok", {"x": 1}), request=request)
     assert decode_envelope(response, "/api/v1/chat/credit", lambda s: s) == {"x": 1}
     failing = httpx.Response(200, json={"code": 200, "success": False, "msg": "no"}, request=request)
-    with pytest.raises(KieServerError, match="no"):
+    with pytest.raises(KieBadRequestError, match="no"):
         decode_envelope(failing, "/api/file-url-upload", lambda s: s)

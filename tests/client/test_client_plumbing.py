@@ -15,11 +15,12 @@ from airflow_provider_kie.client import (
     DEFAULT_BASE_URL,
     USER_AGENT,
     AsyncKieClient,
+    KieAuthError,
     KieClient,
     KieConfigurationError,
     KieResponseError,
-    KieServerError,
     KieTaskFailedError,
+    KieTaskNotFoundError,
     KieValidationError,
     KieWaitTimeoutError,
     PollPolicy,
@@ -345,9 +346,42 @@ def test_wait_rides_out_a_transient_read_error(
     assert sleeps == [10.0, 1.0]
 
 
-def test_wait_gives_up_when_reads_keep_failing(make_client: Any, clock: list[float]) -> None:
-    client, _ = make_client((500, "<html>down</html>"), retry=RetryPolicy(max_attempts=2, jitter=0.0))
-    with pytest.raises(KieServerError):
+def test_wait_backs_off_through_an_outage_until_the_timeout(
+    make_client: Any, clock: list[float], sleeps: list[float]
+) -> None:
+    # A KIE outage is no reason to abandon a clip that may still finish: poll less often, up to the timeout.
+    client, _ = make_client((500, "<html>down</html>"), retry=RetryPolicy(max_attempts=1, jitter=0.0))
+    with pytest.raises(KieWaitTimeoutError):
+        client.wait_for_task("task-1", poll=POLL, timeout=200.0)
+    assert sleeps == [20.0, 40.0, 80.0]
+
+
+def test_wait_recovers_after_an_outage(make_client: Any, clock: list[float], sleeps: list[float]) -> None:
+    client, _ = make_client(
+        (500, "<html>down</html>"),
+        (503, "<html>down</html>"),
+        env({"taskId": "task-1", "state": "success"}),
+        retry=RetryPolicy(max_attempts=1, jitter=0.0),
+    )
+    assert client.wait_for_task("task-1", poll=POLL).state.value == "succeeded"
+    assert sleeps == [20.0, 40.0]
+
+
+def test_wait_stops_at_once_on_an_error_polling_cannot_fix(make_client: Any, clock: list[float]) -> None:
+    client, transport = make_client(env(None, code=401, msg="bad key"))
+    with pytest.raises(KieAuthError):
+        client.wait_for_task("task-1", poll=POLL)
+    assert transport.count == 1
+
+
+def test_wait_gives_a_new_task_a_short_grace_when_kie_does_not_know_it_yet(
+    make_client: Any, clock: list[float]
+) -> None:
+    not_found = env(None, code=422, msg="recordInfo is null")
+    client, _ = make_client(not_found, not_found, env({"taskId": "task-1", "state": "success"}))
+    assert client.wait_for_task("task-1", poll=POLL).state.value == "succeeded"
+    client, _ = make_client(not_found)
+    with pytest.raises(KieTaskNotFoundError):
         client.wait_for_task("task-1", poll=POLL)
 
 

@@ -264,3 +264,15 @@ def test_hit_concurrency_limit(state: str, msg: str | None, expected: bool) -> N
 
 def test_task_state_terminal() -> None:
     assert [s for s in TaskState if s.is_terminal] == [TaskState.SUCCEEDED, TaskState.FAILED]
+
+
+@pytest.mark.parametrize("junk", ["", [], "null", 0])
+def test_non_object_nested_fields_read_as_empty(junk: Any) -> None:
+    runway = parse_record(
+        TaskKind.RUNWAY,
+        {"taskId": "t", "state": "success", "videoInfo": junk, "generateParam": junk},
+        endpoint="/x",
+    )
+    assert (runway.video_url, runway.prompt) == (None, None)
+    aleph = parse_record(TaskKind.ALEPH, {"taskId": "t", "successFlag": 1, "response": junk}, endpoint="/x")
+    assert aleph.video_url is None

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from airflow_provider_kie.client import (
+    KieBadRequestError,
     KieResponseError,
-    KieServerError,
     KieUnprocessableError,
     KieValidationError,
     RetryPolicy,
@@ -234,13 +234,14 @@ def test_answer_without_a_url_is_a_response_error(make_client: Any, data: Any) -
     assert transport.count == 1
 
 
-def test_success_false_is_an_error(make_client: Any) -> None:
-    answer = {"success": False, "code": 200, "msg": "upload failed: disk full", "data": None}
-    client, _ = make_client(answer, retry=RetryPolicy.none())
-    with pytest.raises(KieServerError) as info:
+def test_success_false_is_a_refusal_sent_once(make_client: Any) -> None:
+    answer = {"success": False, "code": 200, "msg": "upload failed: file type not allowed", "data": None}
+    client, transport = make_client(answer)
+    with pytest.raises(KieBadRequestError) as info:
         client.upload_from_url("https://img.example.com/fox.png", "imgs")
-    assert info.value.kie_message == "upload failed: disk full"
+    assert info.value.kie_message == "upload failed: file type not allowed"
     assert info.value.http_status == 200
+    assert transport.count == 1
 
 
 def test_success_false_with_error_code_uses_the_code(make_client: Any) -> None:
