@@ -1,0 +1,230 @@
+"""Records the emulator keeps: tasks, uploads, download links, callback attempts, and the stats it reports."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from airflow_provider_kie.emulator.config import TaskKind
+
+
+class TaskState(str, enum.Enum):
+    """Runway's ``state`` values; Aleph reports the same lifecycle through ``successFlag``."""
+
+    WAIT = "wait"
+    QUEUEING = "queueing"
+    GENERATING = "generating"
+    SUCCESS = "success"
+    FAIL = "fail"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the task will not change state any more."""
+        return self in (TaskState.SUCCESS, TaskState.FAIL)
+
+
+@dataclass
+class Task:
+    """One accepted submission. Its state is never stored: it is computed from the clock and these instants,
+    so polling is cheap and time scaling/time travel need no background worker.
+
+    Times are on the emulator clock (epoch seconds, shifted by ``advance_time``).
+    """
+
+    task_id: str
+    kind: TaskKind
+    created_at: float
+    wait_until: float
+    queue_until: float
+    #: When the task turns terminal (success or fail).
+    done_at: float
+    succeeds: bool
+    fail_code: int | None
+    fail_msg: str
+    cost: int
+    #: Base URL its media links are built on (the URL the client called, or ``public_base_url``).
+    base_url: str
+    prompt: str
+    image_url: str
+    duration: int
+    quality: str
+    #: ``None`` when the ratio comes from the input image.
+    aspect_ratio: str | None
+    parent_task_id: str
+    callback_url: str | None
+    video_id: str
+    media_expires_at: float | None
+    #: The accepted request (Aleph's fields, or the whole jobs request), echoed as ``paramJson`` / ``param``.
+    params: dict[str, Any] = field(default_factory=dict)
+    #: Jobs tasks: the KIE model name.
+    model: str = ""
+    #: Terminal bookkeeping done (refund, callback queued, concurrency slot freed).
+    settled: bool = False
+    refunded: bool = False
+
+    def state_at(self, now: float) -> TaskState:
+        """The lifecycle state at emulator time ``now``."""
+        if now >= self.done_at:
+            return TaskState.SUCCESS if self.succeeds else TaskState.FAIL
+        if now < self.wait_until:
+            return TaskState.WAIT
+        if now < self.queue_until:
+            return TaskState.QUEUEING
+        return TaskState.GENERATING
+
+    def media_expired(self, now: float) -> bool:
+        """Whether the produced media is gone (KIE's ``expireFlag`` 1)."""
+        return self.media_expires_at is not None and now >= self.media_expires_at
+
+    @property
+    def is_runway(self) -> bool:
+        """Whether this is a Runway generate/extend task (the only kind that can be extended)."""
+        return self.kind.family == "runway"
+
+    @property
+    def produces_video(self) -> bool:
+        """Runway and Aleph produce a clip; jobs tasks only when their model name says "video" (image models
+        produce the PNG)."""
+        return self.kind is not TaskKind.JOBS or "video" in self.model.lower()
+
+    @property
+    def video_url(self) -> str:
+        """Where the produced MP4 is served."""
+        return f"{self.base_url}/media/{self.task_id}.mp4"
+
+    @property
+    def image_url_out(self) -> str:
+        """Where the produced cover image is served."""
+        return f"{self.base_url}/media/{self.task_id}.png"
+
+
+@dataclass(frozen=True)
+class TaskSnapshot:
+    """A read-only view of a task for tests and ``GET /_emulator/tasks``."""
+
+    task_id: str
+    kind: str
+    state: str
+    created_at: float
+    done_at: float
+    cost: int
+    refunded: bool
+    parent_task_id: str
+    prompt: str
+    duration: int
+    quality: str
+    aspect_ratio: str | None
+    callback_url: str | None
+    fail_code: int | None
+    fail_msg: str
+    media_expired: bool
+    video_url: str
+    image_url: str
+    model: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file held by the upload host."""
+
+    file_path: str
+    file_name: str
+    data: bytes
+    mime_type: str
+    uploaded_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    """A short-lived direct link minted by ``common/download-url``; ``target_path`` is the media path it
+    serves."""
+
+    token: str
+    target_path: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class CallbackAttempt:
+    """One POST (or refused POST) of a callback."""
+
+    task_id: str
+    url: str
+    attempt: int
+    #: Real wall-clock time of the attempt.
+    at: float
+    ok: bool
+    status_code: int | None
+    error: str | None
+    payload: dict[str, Any]
+    headers: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EmulatorStats:
+    """Counters for assertions such as "exactly one paid submission".
+
+    Attributes:
+        submissions_received: Submit calls (generate, extend, aleph) that reached their handler.
+        submissions_accepted: Of those, the ones answered with a task id.
+        submissions_rejected: Of those, the ones refused (auth, rate limit, validation, credits...).
+        rejections_by_code: Refusals keyed by body code (401, 402, 422, 429...).
+        paid_submissions: Accepted submissions charged and not refunded (failed tasks are refunded).
+        refunded_submissions: Accepted submissions refunded because their task failed.
+        accepted_by_kind: Accepted submissions per task kind (generate, extend, aleph).
+        credits_balance: Current balance.
+        credits_charged: Credits taken by accepted submissions.
+        credits_refunded: Credits given back for failed tasks.
+        calls_by_endpoint: Every HTTP call by endpoint (media/upload files grouped), faulted ones included.
+        faults_injected: Faults applied, by kind.
+        rate_limited: Submissions refused by the built-in rate limiter (injected 429s are in faults_injected).
+        callbacks_attempted: Callback POSTs tried (retries included).
+        callbacks_delivered: Callback POSTs answered with a 2xx.
+        callbacks_failed: Callback POSTs that failed, timed out, answered non-2xx or were refused by the
+            host filter.
+        tasks_by_state: Current lifecycle state of every task.
+        uploads: Files accepted by the upload host.
+        download_links: Links minted by ``common/download-url``.
+    """
+
+    submissions_received: int
+    submissions_accepted: int
+    submissions_rejected: int
+    rejections_by_code: dict[int, int]
+    paid_submissions: int
+    refunded_submissions: int
+    accepted_by_kind: dict[str, int]
+    credits_balance: int
+    credits_charged: int
+    credits_refunded: int
+    calls_by_endpoint: dict[str, int]
+    faults_injected: dict[str, int]
+    rate_limited: int
+    callbacks_attempted: int
+    callbacks_delivered: int
+    callbacks_failed: int
+    tasks_by_state: dict[str, int]
+    uploads: int
+    download_links: int
+
+    @property
+    def credits_spent(self) -> int:
+        """Net credits consumed (charged minus refunded)."""
+        return self.credits_charged - self.credits_refunded
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (dict keys become strings; ``credits_spent`` included)."""
+        data = asdict(self)
+        data["rejections_by_code"] = {str(code): n for code, n in self.rejections_by_code.items()}
+        data["credits_spent"] = self.credits_spent
+        return data

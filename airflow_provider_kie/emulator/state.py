@@ -1,0 +1,630 @@
+"""The emulated KIE account: tasks, credits, limits, uploads, links, counters.
+
+All KIE rules that are not about the shape of one request live here, behind one re-entrant lock: the HTTP
+server (its own thread) and the test or DAG code (another thread) read and change the state concurrently.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_kie.emulator.config import EmulatorConfig, TaskKind
+from airflow_provider_kie.emulator.errors import (
+    MSG_CONCURRENCY,
+    MSG_GENERATION_FAILED,
+    MSG_INSUFFICIENT_CREDITS,
+    MSG_MODERATION,
+    MSG_RATE_LIMITED,
+    MSG_RECORD_NULL,
+    MSG_UNAUTHORIZED,
+    KieError,
+    validation_error,
+)
+from airflow_provider_kie.emulator.faults import FaultKind, FaultPlan, FaultRule
+from airflow_provider_kie.emulator.models import (
+    CallbackAttempt,
+    DownloadLink,
+    EmulatorStats,
+    Task,
+    TaskSnapshot,
+    TaskState,
+    UploadedFile,
+)
+from airflow_provider_kie.emulator.payloads import callback_payload
+from airflow_provider_kie.emulator.validation import (
+    AlephGenerateRequest,
+    JobsCreateTaskRequest,
+    RunwayExtendRequest,
+    RunwayGenerateRequest,
+)
+
+#: failCode of tasks KIE refuses to run (moderation, concurrency cap); KIE's failure callbacks use 400 for
+#: these.
+REFUSED_FAIL_CODE = 400
+
+
+@dataclass(order=True)
+class CallbackJob:
+    """A callback waiting to be POSTed; ordered by due time on the emulator clock."""
+
+    due_at: float
+    seq: int
+    task_id: str = field(compare=False)
+    url: str = field(compare=False)
+    payload: dict[str, Any] = field(compare=False)
+    attempt: int = field(compare=False, default=1)
+    #: Account generation the job belongs to; attempts finishing after a reset are not logged.
+    epoch: int = field(compare=False, default=0)
+
+
+class EmulatorState:
+    """The single emulated account.
+
+    Args:
+        config: The run's configuration.
+        clock: Wall clock (epoch seconds) behind task times; injectable for unit tests.
+        monotonic: Clock of the rate-limit window (real seconds, unaffected by :meth:`advance_time`).
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self._monotonic = monotonic
+        self._lock = threading.RLock()
+        self._epoch = 0
+        self.faults = FaultPlan(config.faults, seed=config.seed)
+        self._init_account()
+
+    def _init_account(self) -> None:
+        self._offset = 0.0
+        self._seq = 0
+        self._tasks: dict[str, Task] = {}
+        self._pending: list[tuple[float, int, str]] = []  # heap of unsettled tasks by done_at
+        self._active = 0
+        self._balance = self.config.initial_credits
+        self._charged = 0
+        self._refunded = 0
+        self._refunded_tasks = 0
+        self._submit_times: deque[float] = deque()
+        self._received = 0
+        self._rejections: Counter[int] = Counter()
+        self._accepted_by_kind: Counter[str] = Counter()
+        self._calls: Counter[str] = Counter()
+        self._faults_injected: Counter[str] = Counter()
+        self._rate_limited = 0
+        self._uploads: dict[str, UploadedFile] = {}
+        self._upload_count = 0
+        self._links: dict[str, DownloadLink] = {}
+        self._link_count = 0
+        self._callback_queue: list[CallbackJob] = []
+        self._callback_log: list[CallbackAttempt] = []
+        self._callbacks_attempted = 0
+        self._callbacks_delivered = 0
+        self._callbacks_failed = 0
+
+    # ------------------------------------------------------------------ time
+
+    def now(self) -> float:
+        """Emulator time: the wall clock plus whatever :meth:`advance_time` added."""
+        return self._clock() + self._offset
+
+    def advance_time(self, kie_seconds: float) -> None:
+        """Jump ``kie_seconds`` of KIE time ahead (scaled like every other duration).
+
+        Lets tests see 14-day media expiry or a 20-minute link TTL without waiting or changing the config.
+        """
+        if kie_seconds < 0:
+            raise ValueError("time only moves forward")
+        with self._lock:
+            self._offset += self.config.scaled(kie_seconds)
+            self._settle(self.now())
+
+    # ------------------------------------------------------------------ runtime knobs
+
+    def set_faults(self, rules: Iterable[FaultRule], seed: int | None = None) -> None:
+        """Replace the active fault rules (counters restart)."""
+        self.faults.replace(rules, seed=seed)
+
+    def add_fault(self, rule: FaultRule) -> None:
+        """Add one fault rule after the active ones."""
+        self.faults.add(rule)
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule."""
+        self.faults.replace(())
+
+    @property
+    def credits(self) -> int:
+        """Current credit balance."""
+        with self._lock:
+            self._settle(self.now())
+            return self._balance
+
+    def set_credits(self, balance: int) -> None:
+        """Set the balance (e.g. to 0 to provoke 402)."""
+        if balance < 0:
+            raise ValueError("balance must be >= 0")
+        with self._lock:
+            self._balance = balance
+
+    def reconfigure(self, config: EmulatorConfig) -> None:
+        """Switch to ``config`` and reset, without restarting the server (cheaper than a new emulator)."""
+        with self._lock:
+            self.config = config
+            self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: tasks, uploads, links, counters, clock offset; credits and faults back to
+        config."""
+        with self._lock:
+            self._epoch += 1
+            self._init_account()
+            self.faults.replace(self.config.faults, seed=self.config.seed)
+
+    # ------------------------------------------------------------------ counters fed by the HTTP layer
+
+    def record_call(self, endpoint: str) -> None:
+        """Count one HTTP call to ``endpoint``."""
+        with self._lock:
+            self._calls[endpoint] += 1
+
+    def record_fault(self, kind: FaultKind) -> None:
+        """Count one injected fault."""
+        with self._lock:
+            self._faults_injected[kind.value] += 1
+
+    def record_rejection(self, code: int) -> None:
+        """Count one refused submission (auth, validation, credits...)."""
+        with self._lock:
+            self._received += 1
+            self._rejections[code] += 1
+
+    # ------------------------------------------------------------------ gatekeeping
+
+    def check_api_key(self, authorization: str | None) -> None:
+        """Raise KIE's 401 (HTTP 200, body code 401) unless ``authorization`` is ``Bearer <accepted key>``."""
+        scheme, _, key = (authorization or "").strip().partition(" ")
+        key = key.strip()
+        accepted = scheme.lower() == "bearer" and bool(key)
+        if accepted and self.config.api_keys is not None:
+            # Bytes, because compare_digest refuses non-ASCII str (headers arrive latin-1 decoded).
+            accepted = any(
+                secrets.compare_digest(key.encode(), known.encode()) for known in self.config.api_keys
+            )
+        if not accepted:
+            raise KieError(401, MSG_UNAUTHORIZED)
+
+    def admit_submission(self) -> None:
+        """Apply the sliding-window rate limit to one submission; over it, raise 429 (HTTP 429 too).
+
+        Every authenticated submission counts, valid or not, as at a gateway; refused ones are not queued.
+        """
+        with self._lock:
+            now = self._monotonic()
+            window = self.config.rate_window_s
+            while self._submit_times and self._submit_times[0] <= now - window:
+                self._submit_times.popleft()
+            if len(self._submit_times) >= self.config.rate_limit:
+                self._rate_limited += 1
+                retry_after = max(1, math.ceil(self._submit_times[0] + window - now))
+                raise KieError(
+                    429, MSG_RATE_LIMITED, http_status=429, headers={"Retry-After": str(retry_after)}
+                )
+            self._submit_times.append(now)
+
+    # ------------------------------------------------------------------ submissions
+
+    def submit_generate(self, request: RunwayGenerateRequest, *, base_url: str, endpoint: str) -> Task:
+        """Accept a valid Runway generate request: charge it and create its task."""
+        return self._create_task(
+            kind=TaskKind.GENERATE,
+            endpoint=endpoint,
+            base_url=base_url,
+            prompt=request.prompt,
+            image_url=request.image_url,
+            duration=request.duration,
+            quality=request.quality,
+            aspect_ratio=request.aspect_ratio,
+            parent_task_id="",
+            callback_url=request.callback_url,
+            params={},
+        )
+
+    def submit_extend(self, request: RunwayExtendRequest, *, base_url: str, endpoint: str) -> Task:
+        """Accept an extension of a succeeded, unexpired Runway task; it inherits the parent's aspect
+        ratio."""
+        with self._lock:
+            now = self.now()
+            self._settle(now)
+            parent = self._tasks.get(request.task_id)
+            if parent is None or not parent.is_runway:
+                raise validation_error(f"taskId {request.task_id!r} not found: {MSG_RECORD_NULL}")
+            parent_state = parent.state_at(now)
+            if parent_state is not TaskState.SUCCESS:
+                raise validation_error(
+                    "taskId: only a successfully generated video can be extended "
+                    f"(state is {parent_state.value})"
+                )
+            if parent.media_expired(now):
+                raise validation_error("taskId: the video has expired and can no longer be extended")
+            return self._create_task(
+                kind=TaskKind.EXTEND,
+                endpoint=endpoint,
+                base_url=base_url,
+                prompt=request.prompt,
+                image_url="",
+                duration=5,
+                quality=request.quality,
+                aspect_ratio=parent.aspect_ratio,
+                parent_task_id=parent.task_id,
+                callback_url=request.callback_url,
+                params={},
+            )
+
+    def submit_aleph(self, request: AlephGenerateRequest, *, base_url: str, endpoint: str) -> Task:
+        """Accept a valid Aleph request."""
+        return self._create_task(
+            kind=TaskKind.ALEPH,
+            endpoint=endpoint,
+            base_url=base_url,
+            prompt=request.prompt,
+            image_url="",
+            duration=5,
+            quality="720p",
+            aspect_ratio=request.aspect_ratio,
+            parent_task_id="",
+            callback_url=request.callback_url,
+            params=request.params,
+        )
+
+    def submit_jobs(self, request: JobsCreateTaskRequest, *, base_url: str, endpoint: str) -> Task:
+        """Accept a valid Market (jobs) request for any model."""
+        return self._create_task(
+            kind=TaskKind.JOBS,
+            endpoint=endpoint,
+            base_url=base_url,
+            prompt=request.prompt,
+            image_url="",
+            duration=0,
+            quality=request.model,
+            aspect_ratio=None,
+            parent_task_id="",
+            callback_url=request.callback_url,
+            params=request.params,
+            model=request.model,
+        )
+
+    def _create_task(
+        self,
+        *,
+        kind: TaskKind,
+        endpoint: str,
+        base_url: str,
+        prompt: str,
+        image_url: str,
+        duration: int,
+        quality: str,
+        aspect_ratio: str | None,
+        parent_task_id: str,
+        callback_url: str | None,
+        params: dict[str, Any],
+        model: str = "",
+    ) -> Task:
+        with self._lock:
+            config = self.config
+            now = self.now()
+            self._settle(now)
+            cost = config.cost_of(kind, duration, quality)
+            if self._balance < cost:
+                raise KieError(402, MSG_INSUFFICIENT_CREDITS)
+            timeline = config.timeline_for(kind)
+            wait_until = now + config.scaled(timeline.wait_s)
+            queue_until = wait_until + config.scaled(timeline.queueing_s)
+            done_at = queue_until + config.scaled(timeline.generating_s)
+            succeeds, fail_code, fail_msg = True, None, ""
+            if self._active >= config.concurrency_cap:
+                # KIE accepts the submission and fails the task at once; failed tasks are refunded below.
+                succeeds, fail_code, fail_msg = False, REFUSED_FAIL_CODE, MSG_CONCURRENCY
+                wait_until = queue_until = done_at = now
+            else:
+                rule = self.faults.pick_task_fault(endpoint, prompt)
+                if rule is not None:
+                    self._faults_injected[rule.kind.value] += 1
+                    succeeds = False
+                    if rule.kind is FaultKind.MODERATION:
+                        # Moderation runs when generation would start: the task never reaches "generating".
+                        fail_code, fail_msg, done_at = REFUSED_FAIL_CODE, MSG_MODERATION, queue_until
+                    else:
+                        fail_code, fail_msg = rule.fail_code, rule.fail_msg or MSG_GENERATION_FAILED
+            task = Task(
+                task_id=str(uuid.uuid4()),
+                kind=kind,
+                created_at=now,
+                wait_until=wait_until,
+                queue_until=queue_until,
+                done_at=done_at,
+                succeeds=succeeds,
+                fail_code=fail_code,
+                fail_msg=fail_msg,
+                cost=cost,
+                base_url=config.public_base_url or base_url.rstrip("/"),
+                prompt=prompt,
+                image_url=image_url,
+                duration=duration,
+                quality=quality,
+                aspect_ratio=aspect_ratio,
+                parent_task_id=parent_task_id,
+                callback_url=callback_url,
+                video_id=str(uuid.uuid4()),
+                media_expires_at=done_at + config.scaled(config.media_retention_s) if succeeds else None,
+                params=params,
+                model=model,
+            )
+            self._balance -= cost
+            self._charged += cost
+            self._received += 1
+            self._accepted_by_kind[kind.value] += 1
+            self._tasks[task.task_id] = task
+            self._active += 1
+            self._seq += 1
+            heapq.heappush(self._pending, (done_at, self._seq, task.task_id))
+            self._settle(now)
+            return task
+
+    def _settle(self, now: float) -> None:
+        """Do the bookkeeping of every task that turned terminal by ``now``: free its concurrency slot, refund
+        it if it failed, queue its callback. Called (under the lock) before every read or write of the
+        account."""
+        while self._pending and self._pending[0][0] <= now:
+            _, _, task_id = heapq.heappop(self._pending)
+            task = self._tasks.get(task_id)
+            if task is None or task.settled:
+                continue
+            task.settled = True
+            self._active -= 1
+            if not task.succeeds and not task.refunded:
+                task.refunded = True
+                self._balance += task.cost
+                self._refunded += task.cost
+                self._refunded_tasks += 1
+            if task.callback_url:
+                self._seq += 1
+                heapq.heappush(
+                    self._callback_queue,
+                    CallbackJob(
+                        task.done_at,
+                        self._seq,
+                        task.task_id,
+                        task.callback_url,
+                        callback_payload(task),
+                        epoch=self._epoch,
+                    ),
+                )
+
+    # ------------------------------------------------------------------ reads
+
+    def get_task(self, task_id: str, *, family: str) -> tuple[Task, float]:
+        """The task ``task_id`` of ``family`` (``runway``, ``aleph``, ``jobs``) and the time to render it at.
+
+        Unknown ids (or ids of another family) raise KIE's quirky 422 ``recordInfo is null``.
+        """
+        with self._lock:
+            now = self.now()
+            self._settle(now)
+            task = self._tasks.get(task_id)
+            if task is None or task.kind.family != family:
+                raise KieError(422, MSG_RECORD_NULL)
+            return task, now
+
+    def snapshot(self, task_id: str) -> TaskSnapshot | None:
+        """A read-only view of one task, or ``None``."""
+        with self._lock:
+            now = self.now()
+            self._settle(now)
+            task = self._tasks.get(task_id)
+            return None if task is None else self._snapshot(task, now)
+
+    def tasks(self) -> list[TaskSnapshot]:
+        """Read-only views of every task, oldest first."""
+        with self._lock:
+            now = self.now()
+            self._settle(now)
+            return [self._snapshot(task, now) for task in self._tasks.values()]
+
+    @staticmethod
+    def _snapshot(task: Task, now: float) -> TaskSnapshot:
+        return TaskSnapshot(
+            task_id=task.task_id,
+            kind=task.kind.value,
+            state=task.state_at(now).value,
+            created_at=task.created_at,
+            done_at=task.done_at,
+            cost=task.cost,
+            refunded=task.refunded,
+            parent_task_id=task.parent_task_id,
+            prompt=task.prompt,
+            duration=task.duration,
+            quality=task.quality,
+            aspect_ratio=task.aspect_ratio,
+            callback_url=task.callback_url,
+            fail_code=task.fail_code,
+            fail_msg=task.fail_msg,
+            media_expired=task.media_expired(now),
+            video_url=task.video_url,
+            image_url=task.image_url_out,
+            model=task.model,
+        )
+
+    def stats(self) -> EmulatorStats:
+        """Counters since start or the last reset."""
+        with self._lock:
+            now = self.now()
+            self._settle(now)
+            by_state = Counter(task.state_at(now).value for task in self._tasks.values())
+            accepted = sum(self._accepted_by_kind.values())
+            return EmulatorStats(
+                submissions_received=self._received,
+                submissions_accepted=accepted,
+                submissions_rejected=sum(self._rejections.values()),
+                rejections_by_code=dict(self._rejections),
+                paid_submissions=accepted - self._refunded_tasks,
+                refunded_submissions=self._refunded_tasks,
+                accepted_by_kind=dict(self._accepted_by_kind),
+                credits_balance=self._balance,
+                credits_charged=self._charged,
+                credits_refunded=self._refunded,
+                calls_by_endpoint=dict(self._calls),
+                faults_injected=dict(self._faults_injected),
+                rate_limited=self._rate_limited,
+                callbacks_attempted=self._callbacks_attempted,
+                callbacks_delivered=self._callbacks_delivered,
+                callbacks_failed=self._callbacks_failed,
+                tasks_by_state=dict(by_state),
+                uploads=self._upload_count,
+                download_links=self._link_count,
+            )
+
+    # ------------------------------------------------------------------ media and links
+
+    def servable_task_media(self, task_id: str) -> bool:
+        """Whether ``/media/<task_id>.*`` may be served: the task succeeded and its media has not expired."""
+        with self._lock:
+            now = self.now()
+            task = self._tasks.get(task_id)
+            return (
+                task is not None and task.state_at(now) is TaskState.SUCCESS and not task.media_expired(now)
+            )
+
+    def create_download_link(self, target_path: str, base_url: str) -> str:
+        """Mint a direct link to ``target_path`` (a media path checked by the caller) valid for the link
+        TTL."""
+        with self._lock:
+            token = secrets.token_urlsafe(16)
+            expires_at = self.now() + self.config.scaled(self.config.download_link_ttl_s)
+            self._links[token] = DownloadLink(token=token, target_path=target_path, expires_at=expires_at)
+            self._link_count += 1
+            name = target_path.rsplit("/", 1)[-1]
+            return f"{self.config.public_base_url or base_url.rstrip('/')}/media/dl/{token}/{name}"
+
+    def resolve_download_link(self, token: str) -> tuple[DownloadLink | None, bool]:
+        """The link behind ``token`` and whether it is still valid."""
+        with self._lock:
+            link = self._links.get(token)
+            return link, link is not None and self.now() < link.expires_at
+
+    # ------------------------------------------------------------------ upload host
+
+    def store_upload(self, file_path: str, file_name: str, data: bytes, mime_type: str) -> UploadedFile:
+        """Keep an uploaded file (replacing one at the same path) until the upload retention ends."""
+        with self._lock:
+            now = self.now()
+            upload = UploadedFile(
+                file_path=file_path,
+                file_name=file_name,
+                data=data,
+                mime_type=mime_type,
+                uploaded_at=now,
+                expires_at=now + self.config.scaled(self.config.upload_retention_s),
+            )
+            self._uploads[file_path] = upload
+            self._upload_count += 1
+            return upload
+
+    def get_upload(self, file_path: str) -> UploadedFile | None:
+        """The unexpired upload at ``file_path``, or ``None``."""
+        with self._lock:
+            upload = self._uploads.get(file_path)
+            if upload is None or self.now() >= upload.expires_at:
+                return None
+            return upload
+
+    # ------------------------------------------------------------------ callbacks
+
+    def take_due_callbacks(self) -> list[CallbackJob]:
+        """Remove and return the callbacks due by now (the dispatcher POSTs them)."""
+        with self._lock:
+            now = self.now()
+            self._settle(now)
+            due: list[CallbackJob] = []
+            while self._callback_queue and self._callback_queue[0].due_at <= now:
+                due.append(heapq.heappop(self._callback_queue))
+            return due
+
+    def seconds_until_next_callback(self) -> float | None:
+        """Real seconds until the next callback or task completion is due, or ``None`` when nothing is
+        pending."""
+        with self._lock:
+            candidates = [job.due_at for job in self._callback_queue[:1]]
+            candidates += [entry[0] for entry in self._pending[:1]]
+            if not candidates:
+                return None
+            return max(0.0, min(candidates) - self.now())
+
+    def record_callback_attempt(
+        self,
+        job: CallbackJob,
+        *,
+        ok: bool,
+        status_code: int | None,
+        error: str | None,
+        headers: dict[str, str],
+        retry: bool,
+    ) -> None:
+        """Log one attempt; when it failed and ``retry`` allows, schedule the next one (KIE retries 3
+        times)."""
+        with self._lock:
+            if job.epoch != self._epoch:
+                return  # delivered across a reset: it belongs to a run nobody is looking at any more
+            self._callbacks_attempted += 1
+            if ok:
+                self._callbacks_delivered += 1
+            else:
+                self._callbacks_failed += 1
+            self._callback_log.append(
+                CallbackAttempt(
+                    task_id=job.task_id,
+                    url=job.url,
+                    attempt=job.attempt,
+                    at=time.time(),
+                    ok=ok,
+                    status_code=status_code,
+                    error=error,
+                    payload=job.payload,
+                    headers=headers,
+                )
+            )
+            delays = self.config.callback_retry_delays_s
+            if not ok and retry and job.attempt <= len(delays):
+                self._seq += 1
+                heapq.heappush(
+                    self._callback_queue,
+                    CallbackJob(
+                        self.now() + self.config.scaled(delays[job.attempt - 1]),
+                        self._seq,
+                        job.task_id,
+                        job.url,
+                        job.payload,
+                        job.attempt + 1,
+                        job.epoch,
+                    ),
+                )
+
+    def callback_log(self) -> list[CallbackAttempt]:
+        """Every callback attempt so far, oldest first."""
+        with self._lock:
+            return list(self._callback_log)

@@ -1,0 +1,256 @@
+"""KIE's request rules, re-implemented independently of the provider's client.
+
+The emulator must refuse what KIE refuses, or a client that forgets a rule would pass its tests here and fail
+in production. Each refusal is a :class:`KieError` with body code 422 and a message that starts with the field
+name. Unknown fields are ignored, as KIE ignores them (seed documents show extra ``model``/``seed`` fields).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_kie.emulator.errors import KieError, validation_error
+
+MAX_PROMPT_CHARS = 1800
+RUNWAY_DURATIONS = (5, 10)
+RUNWAY_QUALITIES = ("720p", "1080p")
+RUNWAY_ASPECT_RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16")
+ALEPH_ASPECT_RATIOS = ("16:9", "9:16", "4:3", "3:4", "1:1", "21:9")
+
+
+@dataclass(frozen=True)
+class RunwayGenerateRequest:
+    """A valid ``POST /api/v1/runway/generate`` body."""
+
+    prompt: str
+    duration: int
+    quality: str
+    #: ``None`` for image-to-video: the output keeps the image's ratio and KIE ignores ``aspectRatio``.
+    aspect_ratio: str | None
+    image_url: str
+    water_mark: str
+    callback_url: str | None
+
+
+@dataclass(frozen=True)
+class RunwayExtendRequest:
+    """A well-formed ``POST /api/v1/runway/extend`` body (the parent's state is checked by the state)."""
+
+    task_id: str
+    prompt: str
+    quality: str
+    water_mark: str
+    callback_url: str | None
+
+
+@dataclass(frozen=True)
+class AlephGenerateRequest:
+    """A valid ``POST /api/v1/aleph/generate`` body."""
+
+    prompt: str
+    video_url: str
+    aspect_ratio: str | None
+    seed: int | None
+    reference_image: str | None
+    water_mark: str
+    upload_cn: bool
+    callback_url: str | None
+    #: The accepted fields as sent, echoed back (as a JSON string) in ``paramJson``.
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobsCreateTaskRequest:
+    """A valid ``POST /api/v1/jobs/createTask`` body (``input`` is the model's business, passed through)."""
+
+    model: str
+    input: dict[str, Any]
+    callback_url: str | None
+    #: ``input.prompt`` when it is a string (what moderation looks at), else "".
+    prompt: str
+    #: The request as sent, echoed back (as a JSON string) in ``param``.
+    params: dict[str, Any]
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Decode a request body that must be a JSON object; KIE answers 400 to malformed JSON."""
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise KieError(400, f"Malformed JSON body: {exc}") from exc
+    if not isinstance(body, dict):
+        raise KieError(400, "Request body must be a JSON object")
+    return body
+
+
+def is_http_url(value: str) -> bool:
+    """Whether ``value`` is an absolute http(s) URL with a host."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _present(body: dict[str, Any], name: str) -> bool:
+    # KIE treats null like a missing field.
+    return body.get(name) is not None
+
+
+def _string(body: dict[str, Any], name: str, *, required: bool) -> str | None:
+    if not _present(body, name):
+        if required:
+            raise validation_error(f"{name} is required")
+        return None
+    value = body[name]
+    if not isinstance(value, str):
+        raise validation_error(f"{name} must be a string")
+    if required and not value.strip():
+        raise validation_error(f"{name} is required")
+    return value
+
+
+def _prompt(body: dict[str, Any], *, max_chars: int | None) -> str:
+    prompt = _string(body, "prompt", required=True)
+    assert prompt is not None
+    if max_chars is not None and len(prompt) > max_chars:
+        raise validation_error(f"prompt must be at most {max_chars} characters (got {len(prompt)})")
+    return prompt
+
+
+def _url(body: dict[str, Any], name: str, *, required: bool) -> str | None:
+    value = _string(body, name, required=required)
+    # An empty optional URL means "none" (KIE's own examples send "imageUrl": "").
+    if value is None or (not required and value == ""):
+        return None
+    if not is_http_url(value):
+        raise validation_error(f"{name} must be an http(s) URL")
+    return value
+
+
+def _enum(body: dict[str, Any], name: str, allowed: tuple[str, ...], *, required: bool) -> str | None:
+    value = _string(body, name, required=required)
+    if value is None:
+        return None
+    if value not in allowed:
+        raise validation_error(f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def _duration(body: dict[str, Any]) -> int:
+    if not _present(body, "duration"):
+        raise validation_error("duration is required")
+    value = body["duration"]
+    # bool is an int in Python but not a number in JSON; strings are refused rather than guessed at.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in RUNWAY_DURATIONS:
+        raise validation_error("duration must be 5 or 10")
+    return int(value)
+
+
+def parse_runway_generate(body: dict[str, Any]) -> RunwayGenerateRequest:
+    """Apply KIE's rules for ``runway/generate``; raise a 422 :class:`KieError` naming the first bad field."""
+    prompt = _prompt(body, max_chars=MAX_PROMPT_CHARS)
+    duration = _duration(body)
+    quality = _enum(body, "quality", RUNWAY_QUALITIES, required=True)
+    assert quality is not None
+    if quality == "1080p" and duration != 5:
+        raise validation_error("quality 1080p is only available with duration 5")
+    image_url = _url(body, "imageUrl", required=False)
+    aspect_ratio: str | None = None
+    if image_url is None:
+        aspect_ratio = _enum(body, "aspectRatio", RUNWAY_ASPECT_RATIOS, required=False)
+        if aspect_ratio is None:
+            raise validation_error("aspectRatio is required for text-to-video (no imageUrl)")
+    return RunwayGenerateRequest(
+        prompt=prompt,
+        duration=duration,
+        quality=quality,
+        aspect_ratio=aspect_ratio,
+        image_url=image_url or "",
+        water_mark=_string(body, "waterMark", required=False) or "",
+        callback_url=_url(body, "callBackUrl", required=False),
+    )
+
+
+def parse_runway_extend(body: dict[str, Any]) -> RunwayExtendRequest:
+    """Apply KIE's field rules for ``runway/extend``."""
+    task_id = _string(body, "taskId", required=True)
+    assert task_id is not None
+    prompt = _prompt(body, max_chars=MAX_PROMPT_CHARS)
+    quality = _enum(body, "quality", RUNWAY_QUALITIES, required=True)
+    assert quality is not None
+    return RunwayExtendRequest(
+        task_id=task_id,
+        prompt=prompt,
+        quality=quality,
+        water_mark=_string(body, "waterMark", required=False) or "",
+        callback_url=_url(body, "callBackUrl", required=False),
+    )
+
+
+def parse_aleph_generate(body: dict[str, Any]) -> AlephGenerateRequest:
+    """Apply KIE's rules for ``aleph/generate`` (no prompt length limit is documented for Aleph)."""
+    prompt = _prompt(body, max_chars=None)
+    video_url = _url(body, "videoUrl", required=True)
+    assert video_url is not None
+    aspect_ratio = _enum(body, "aspectRatio", ALEPH_ASPECT_RATIOS, required=False)
+    seed: int | None = None
+    if _present(body, "seed"):
+        raw_seed = body["seed"]
+        if isinstance(raw_seed, bool) or not isinstance(raw_seed, int):
+            raise validation_error("seed must be an integer")
+        seed = raw_seed
+    upload_cn = False
+    if _present(body, "uploadCn"):
+        if not isinstance(body["uploadCn"], bool):
+            raise validation_error("uploadCn must be a boolean")
+        upload_cn = body["uploadCn"]
+    reference_image = _url(body, "referenceImage", required=False)
+    water_mark = _string(body, "waterMark", required=False) or ""
+    callback_url = _url(body, "callBackUrl", required=False)
+    known = (
+        "prompt",
+        "videoUrl",
+        "callBackUrl",
+        "waterMark",
+        "uploadCn",
+        "aspectRatio",
+        "seed",
+        "referenceImage",
+    )
+    params = {name: body[name] for name in known if _present(body, name)}
+    return AlephGenerateRequest(
+        prompt=prompt,
+        video_url=video_url,
+        aspect_ratio=aspect_ratio,
+        seed=seed,
+        reference_image=reference_image,
+        water_mark=water_mark,
+        upload_cn=upload_cn,
+        callback_url=callback_url,
+        params=params,
+    )
+
+
+def parse_jobs_create_task(body: dict[str, Any]) -> JobsCreateTaskRequest:
+    """Apply KIE's rules for ``jobs/createTask``: a model name, an ``input`` object, an optional callback."""
+    model = _string(body, "model", required=True)
+    assert model is not None
+    if not _present(body, "input"):
+        raise validation_error("input is required")
+    if not isinstance(body["input"], dict):
+        raise validation_error("input must be an object")
+    model_input: dict[str, Any] = body["input"]
+    callback_url = _url(body, "callBackUrl", required=False)
+    prompt = model_input.get("prompt")
+    params = {name: body[name] for name in ("model", "callBackUrl", "input") if _present(body, name)}
+    return JobsCreateTaskRequest(
+        model=model.strip(),
+        input=model_input,
+        callback_url=callback_url,
+        prompt=prompt if isinstance(prompt, str) else "",
+        params=params,
+    )
