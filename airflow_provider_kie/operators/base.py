@@ -87,7 +87,7 @@ class KieVideoBaseOperator(BaseOperator):
     :param wait_for_completion: wait until the clip is done; ``False`` returns right after the submit.
     :param deferrable: wait in the triggerer, holding no worker slot. Defaults to
         ``[operators] default_deferrable``.
-    :param poll_interval: mean seconds between status checks.
+    :param poll_interval: mean seconds between status checks (templated, so a DAG Param can set it).
     :param timeout: seconds to wait for KIE to finish the clip before failing (KIE keeps working).
     :param callback_url: KIE POSTs the result to this URL when the task ends.
     :param watermark: watermark text; empty for none.
@@ -104,6 +104,7 @@ class KieVideoBaseOperator(BaseOperator):
         "callback_url",
         "watermark",
         "kie_conn_id",
+        "poll_interval",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"prompt": "txt"}
     operator_extra_links = (KieVideoLink(),)
@@ -123,7 +124,7 @@ class KieVideoBaseOperator(BaseOperator):
         output_name: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 10.0,
+        poll_interval: float | str = 10.0,
         timeout: float = 3600.0,
         callback_url: str | None = None,
         watermark: str = "",
@@ -132,7 +133,7 @@ class KieVideoBaseOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if poll_interval <= 0:
+        if isinstance(poll_interval, (int, float)) and poll_interval <= 0:
             raise ValueError(f"poll_interval must be positive (got {poll_interval})")
         if timeout <= 0:
             raise ValueError(f"timeout must be positive (got {timeout})")
@@ -198,7 +199,21 @@ class KieVideoBaseOperator(BaseOperator):
         return uploaded.download_url
 
     # -- 1/2: execute, resuming when an earlier try left a task behind ------------------------------------
+    @property
+    def poll_seconds(self) -> float:
+        """``poll_interval`` as rendered, checked: a clear error instead of a trigger that never polls."""
+        try:
+            seconds = float(self.poll_interval)
+        except (TypeError, ValueError):
+            seconds = -1.0
+        if seconds <= 0:
+            raise AirflowFailException(
+                f"poll_interval: must be a positive number of seconds (got {self.poll_interval!r})"
+            )
+        return seconds
+
     def execute(self, context: Context) -> Any:
+        _ = self.poll_seconds
         self._validated_request()
         resumed = self._resume(context)
         if resumed is not None:
@@ -301,7 +316,7 @@ class KieVideoBaseOperator(BaseOperator):
                     kie_task_id=task_id,
                     kind=self.kind.value,
                     kie_conn_id=self.kie_conn_id,
-                    poll_interval=self.poll_interval,
+                    poll_interval=self.poll_seconds,
                     deadline=time.time() + self.timeout,
                 ),
                 method_name="execute_complete",
@@ -313,7 +328,7 @@ class KieVideoBaseOperator(BaseOperator):
             record = self.hook.get_conn().wait_for_task(
                 task_id,
                 self.kind,
-                poll=PollPolicy(interval=self.poll_interval),
+                poll=PollPolicy(interval=self.poll_seconds),
                 timeout=self.timeout,
                 raise_on_failure=False,
             )

@@ -326,3 +326,16 @@ def test_deferrable_defaults_to_the_airflow_setting(setting):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert out.split()[-2:] == [setting, setting]
+
+
+@pytest.mark.parametrize("bad", ["soon", "0", "-5"])
+def test_a_bad_rendered_poll_interval_fails_before_any_request(client, context, bad):
+    with pytest.raises(AirflowFailException, match="poll_interval: must be a positive number"):
+        _generate(poll_interval=bad).execute(context)
+    assert client.method_calls == []
+
+
+def test_a_rendered_poll_interval_reaches_the_trigger(client, context):
+    with pytest.raises(TaskDeferred) as deferred:
+        _generate(poll_interval="2.5").execute(context)
+    assert deferred.value.trigger.poll_interval == 2.5
