@@ -39,5 +39,10 @@ test: lint typecheck
 test-fast: venv
 	$(BIN)/python -m pytest -m "not e2e"
 
+# The main job: kie_daily_marketing end to end against the offline emulator; MP4s land in ./output/.
+# KIE_API_KEY=... make demo runs it against the live KIE API instead (spends credits).
+demo: venv
+	$(BIN)/python scripts/demo.py
+
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache output

@@ -20,7 +20,7 @@ Params: `output_root` (default `output`, relative to the worker's working direct
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,7 @@ with DAG(
         deferrable=True,
         pool="kie",
         retries=2,
+        retry_delay=timedelta(minutes=1),
     ).expand_kwargs(prompts)
     extended = RunwayExtendOperator.partial(
         task_id="extend",
@@ -122,5 +123,6 @@ with DAG(
         deferrable=True,
         pool="kie",
         retries=2,
+        retry_delay=timedelta(minutes=1),
     ).expand_kwargs(select_extensions(results=generated.output))
     write_manifest(generated=generated.output, extended=extended.output)

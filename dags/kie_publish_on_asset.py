@@ -66,11 +66,11 @@ with DAG(
             for clip in manifest["clips"]:
                 for key in ("video_path", "cover_path"):
                     if clip.get(key):
-                        published.append(shutil.copy2(clip[key], target / Path(clip[key]).name))
+                        published.append(str(shutil.copy2(clip[key], target / Path(clip[key]).name)))
             (target / "published.json").write_text(
                 json.dumps({"source": manifest_path, "files": published}, indent=2)
             )
         print(f"Published {len(published)} files from {len(manifests)} manifest(s)")
-        return {"files": [str(p) for p in published]}
+        return {"files": published}
 
     publish(collect_manifests())

@@ -1,0 +1,132 @@
+"""Every sample DAG runs end to end through dag.test() against the emulator and produces its files.
+
+One throwaway Airflow home (SQLite, migrated once) and one emulator serve the module; each DAG runs in its
+own process, as `make demo` does.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_kie.emulator.config import EmulatorConfig
+from airflow_provider_kie.emulator.faults import FaultRule
+from airflow_provider_kie.emulator.server import running_emulator
+from airflow_provider_kie.testing import OfflineAirflow, is_mp4, is_png
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "dags"
+FAST = {"poll_interval": 0.3}
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with running_emulator(EmulatorConfig(time_scale=0.01)) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def airflow(emulator, tmp_path_factory):
+    log = tmp_path_factory.mktemp("airflow-log") / "airflow.log"
+    with OfflineAirflow.create(dags_folder=DAGS, emulator=emulator, log=log) as home:
+        yield home
+
+
+@pytest.fixture
+def fresh(emulator):
+    emulator.reset()
+    return emulator
+
+
+def _valid_clip(result: dict) -> None:
+    assert result["state"] == "succeeded"
+    assert is_mp4(result["video_path"]), result["video_path"]
+    assert is_png(result["cover_path"]), result["cover_path"]
+
+
+def test_daily_marketing(airflow, fresh, tmp_path):
+    assert airflow.run_dag("kie_daily_marketing", {"output_root": str(tmp_path), **FAST}) == "success"
+    (day,) = (tmp_path / "daily").iterdir()
+    manifest = json.loads((day / "manifest.json").read_text())
+    clips = {Path(c["video_path"]).stem: c for c in manifest["clips"]}
+    assert set(clips) == {"hero", "story", "feed", "hero-extended"}
+    for clip in clips.values():
+        _valid_clip(clip)
+    # The extension continues the generated hero clip, and nothing was paid for twice.
+    assert clips["hero-extended"]["parent_task_id"] == clips["hero"]["kie_task_id"]
+    assert fresh.stats().paid_submissions == 4
+    assert sorted(p.name for p in day.iterdir() if p.name.endswith(".partial")) == []
+
+
+def test_publish_on_asset_picks_up_the_daily_manifest(airflow, fresh, tmp_path):
+    assert airflow.run_dag("kie_daily_marketing", {"output_root": str(tmp_path / "out"), **FAST}) == "success"
+    (manifest,) = (tmp_path / "out" / "daily").glob("*/manifest.json")
+    publish_root = tmp_path / "published"
+    conf = {"publish_root": str(publish_root), "manifest": str(manifest)}
+    assert airflow.run_dag("kie_publish_on_asset", conf) == "success"
+    published = publish_root / manifest.parent.name
+    receipt = json.loads((published / "published.json").read_text())
+    assert len(receipt["files"]) == 8  # 4 videos + 4 covers
+    assert is_mp4(published / "hero-extended.mp4")
+
+
+def test_campaign_fanout_with_a_failure_still_writes_the_manifest(airflow, fresh, tmp_path):
+    # One prompt trips KIE's moderation: its clips fail with KIE's reason, the others are stored, and the
+    # summary (all_done) records both.
+    fresh.set_faults(FaultRule(kind="moderation", endpoint="/api/v1/runway/generate", words=["forbidden"]))
+    conf = {
+        "campaign": "unit",
+        "prompts": ["A calm lake at sunrise", "A forbidden scene"],
+        "aspect_ratios": ["16:9", "9:16", "1:1"],
+        "output_root": str(tmp_path),
+        **FAST,
+    }
+    assert airflow.run_dag("kie_campaign_fanout", conf) == "failed"
+    out = tmp_path / "campaigns" / "unit"
+    rows = list(csv.DictReader((out / "manifest.csv").open()))
+    assert len(rows) == 6
+    by_status: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_status.setdefault(row["status"], []).append(row)
+    assert {r["aspect_ratio"] for r in by_status["succeeded"]} == {"16:9", "9:16", "1:1"}
+    assert all(r["prompt"] == "A calm lake at sunrise" for r in by_status["succeeded"])
+    assert len(by_status["failed"]) == 3
+    assert all(r["error"] and r["kie_task_id"] for r in by_status["failed"])
+    for row in by_status["succeeded"]:
+        assert is_mp4(row["video_path"]) and is_png(row["cover_path"])
+    assert json.loads((out / "manifest.json").read_text()) == rows
+
+
+def test_image_to_video_uploads_local_images_then_restyles(airflow, fresh, tmp_path):
+    assert airflow.run_dag("kie_image_to_video", {"output_root": str(tmp_path), **FAST}) == "success"
+    (day,) = (tmp_path / "products").iterdir()
+    stems = sorted(p.stem for p in day.glob("*.mp4"))
+    assert stems == ["espresso-machine", "espresso-machine-restyled", "travel-mug"]
+    for video in day.glob("*.mp4"):
+        assert is_mp4(video)
+    stats = fresh.stats()
+    assert stats.uploads == 3  # two product images and one stored clip for Aleph
+    assert stats.accepted_by_kind == {"generate": 2, "aleph": 1}
+
+
+def test_make_demo_leaves_playable_clips(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "demo.py"), "--output", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "DAG run success" in result.stdout
+    assert "4 paid submissions" in result.stdout
+    videos = list(tmp_path.glob("daily/*/*.mp4"))
+    assert {v.stem for v in videos} == {"feed", "hero", "hero-extended", "story"}
+    assert all(is_mp4(v) and is_png(v.with_suffix(".png")) for v in videos)
