@@ -11,9 +11,9 @@ What it shows:
 - a summary task that runs whatever happened upstream (`all_done`) and writes a manifest (JSON and CSV) of
   every clip, failures included with KIE's reason; it then fails the run if any clip failed.
 
-Needs: the `kie_default` connection and the `kie` pool (`airflow pools set kie 10 "KIE concurrent
-generations"`). Params: `campaign`, `prompts`, `aspect_ratios`, `duration`, `quality`, `output_root`,
-`poll_interval`. No Variables are needed.
+Needs: the `kie_default` connection and the `kie` pool
+(`airflow pools set kie 10 "KIE concurrent generations" --include-deferred`). Params: `campaign`, `prompts`,
+`aspect_ratios`, `duration`, `quality`, `output_root`, `poll_interval`. No Variables are needed.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ What it shows:
   `kie_publish_on_asset` is scheduled on.
 
 Needs: the `kie_default` connection (see the README; `make demo` points it at the offline emulator) and a pool
-named `kie` sized to your KIE concurrency cap (`airflow pools set kie 10 "KIE concurrent generations"`).
+named `kie` sized to your KIE concurrency cap
+(`airflow pools set kie 10 "KIE concurrent generations" --include-deferred`).
 Params: `output_root` (default `output`, relative to the worker's working directory), `prompts_file`,
 `quality`, `poll_interval`. No Variables are needed.
 """

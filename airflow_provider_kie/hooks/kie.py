@@ -222,7 +222,10 @@ class KieHook(BaseHook):
                 credits = client.get_credits()
         except KieError as exc:
             return False, f"KIE connection test failed: {exc}"
-        return True, f"Connected to KIE at {self.settings.base_url}; credit balance: {credits}"
+        message = f"Connected to KIE at {self.settings.base_url}; credit balance: {credits}"
+        # `airflow connections test` prints the message only on failure; the log line shows it on success.
+        self.log.info(message)
+        return True, message
 
 
 async def _amask(secret: str) -> None:
