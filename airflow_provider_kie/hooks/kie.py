@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_kie._compat import amask_secret, mask_secret
 from airflow_provider_kie.client import (
     DEFAULT_BASE_URL,
     DEFAULT_UPLOAD_BASE_URL,
@@ -175,8 +176,6 @@ class KieHook(BaseHook):
     @cached_property
     def settings(self) -> KieConnectionSettings:
         """The connection's settings, read once (blocking lookup: not for the triggerer's event loop)."""
-        from airflow.sdk.log import mask_secret
-
         settings = KieConnectionSettings.from_connection(self.get_connection(self.kie_conn_id))
         mask_secret(settings.api_key)
         return settings
@@ -200,7 +199,7 @@ class KieHook(BaseHook):
         else:  # Airflow 3.1 has no async lookup: keep the blocking one off the event loop.
             conn = await asyncio.to_thread(self.get_connection, self.kie_conn_id)
         settings = KieConnectionSettings.from_connection(conn)
-        await _amask(settings.api_key)
+        await amask_secret(settings.api_key)
         return settings
 
     async def get_async_client(self) -> AsyncKieClient:
@@ -226,14 +225,3 @@ class KieHook(BaseHook):
         # `airflow connections test` prints the message only on failure; the log line shows it on success.
         self.log.info(message)
         return True, message
-
-
-async def _amask(secret: str) -> None:
-    try:
-        from airflow.sdk.log import amask_secret
-    except ImportError:  # Airflow < 3.2
-        from airflow.sdk.log import mask_secret
-
-        mask_secret(secret)
-    else:
-        await amask_secret(secret)

@@ -24,9 +24,9 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 
-from airflow_provider_kie._compat import AirflowException, AirflowFailException
+from airflow_provider_kie._compat import AirflowException, AirflowFailException, conf
 from airflow_provider_kie.client import (
     KieClient,
     KieError,
@@ -217,6 +217,7 @@ class KieVideoBaseOperator(BaseOperator):
         self._validated_request()
         resumed = self._resume(context)
         if resumed is not None:
+            context["ti"].xcom_push(key=TASK_ID_XCOM_KEY, value=resumed.task_id)  # a new try has no XComs
             if resumed.state is TaskState.SUCCEEDED:
                 self.log.info("KIE task %s already succeeded in an earlier try; storing it", resumed.task_id)
                 return self._complete(context, resumed, attempt=1, first_try_at=time.time())

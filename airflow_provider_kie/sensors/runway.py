@@ -8,8 +8,9 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_kie._compat import conf
 from airflow_provider_kie.client import KieError, KieTaskNotFoundError, TaskKind, TaskRecord
 from airflow_provider_kie.completion import KieWaitFailed, finish_clip, record_from_event
 from airflow_provider_kie.hooks.kie import KieHook
