@@ -72,8 +72,11 @@ def _optional_url(value: Any) -> Any:
 
 
 def _prompt(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        raise ValueError("must not be blank")
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("must not be blank")
+        if len(value) > MAX_PROMPT_LENGTH:
+            raise ValueError(f"must be at most {MAX_PROMPT_LENGTH} characters (got {len(value)})")
     return value
 
 
@@ -147,13 +150,6 @@ class RunwayGenerateRequest(KieRequest):
     _check_prompt = field_validator("prompt")(_prompt)
     _check_urls = field_validator("image_url", "callback_url", mode="before")(_optional_url)
 
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_length(cls, value: str) -> str:
-        if len(value) > MAX_PROMPT_LENGTH:
-            raise ValueError(f"must be at most {MAX_PROMPT_LENGTH} characters (got {len(value)})")
-        return value
-
     @field_validator("duration")
     @classmethod
     def _duration(cls, value: int) -> int:
@@ -211,13 +207,6 @@ class RunwayExtendRequest(KieRequest):
             raise ValueError("must be the id of a succeeded KIE task (got an empty string)")
         return value.strip()
 
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_length(cls, value: str) -> str:
-        if len(value) > MAX_PROMPT_LENGTH:
-            raise ValueError(f"must be at most {MAX_PROMPT_LENGTH} characters (got {len(value)})")
-        return value
-
 
 class AlephGenerateRequest(KieRequest):
     """``POST /api/v1/aleph/generate``: restyle or edit an existing video (video-to-video).
@@ -252,13 +241,6 @@ class AlephGenerateRequest(KieRequest):
 
     _check_prompt = field_validator("prompt")(_prompt)
     _check_urls = field_validator("reference_image", "callback_url", mode="before")(_optional_url)
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_length(cls, value: str) -> str:
-        if len(value) > MAX_PROMPT_LENGTH:
-            raise ValueError(f"must be at most {MAX_PROMPT_LENGTH} characters (got {len(value)})")
-        return value
 
     @field_validator("video_url", mode="before")
     @classmethod

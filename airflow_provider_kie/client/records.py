@@ -123,6 +123,19 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _lifecycle(states: Mapping[str, TaskState], raw: str, task_id: Any) -> TaskState:
+    """KIE's state word in our lifecycle.
+
+    KIE has added states before: an unknown one must not end a wait that may still succeed, so it counts as
+    running, and is logged.
+    """
+    state = states.get(raw)
+    if state is None:
+        log.warning("KIE task %s reports unknown state %r; treating it as still running", task_id, raw)
+        return TaskState.RUNNING
+    return state
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     """A nested object of a record, or an empty one when KIE sends null, "" or anything else."""
     return value if isinstance(value, Mapping) else {}
@@ -130,13 +143,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def _parse_runway(data: Mapping[str, Any]) -> TaskRecord:
     raw = str(data.get("state") or "")
-    state = _RUNWAY_STATES.get(raw)
-    if state is None:
-        # KIE has added states before; an unknown one must not kill a wait that may still succeed.
-        log.warning(
-            "KIE task %s reports unknown state %r; treating it as still running", data.get("taskId"), raw
-        )
-        state = TaskState.RUNNING
+    state = _lifecycle(_RUNWAY_STATES, raw, data.get("taskId"))
     video = _mapping(data.get("videoInfo"))
     params = _mapping(data.get("generateParam"))
     return TaskRecord(
@@ -193,12 +200,7 @@ def _parse_aleph(data: Mapping[str, Any]) -> TaskRecord:
 
 def _parse_jobs(data: Mapping[str, Any]) -> TaskRecord:
     raw = str(data.get("state") or "")
-    state = _JOBS_STATES.get(raw)
-    if state is None:
-        log.warning(
-            "KIE task %s reports unknown state %r; treating it as still running", data.get("taskId"), raw
-        )
-        state = TaskState.RUNNING
+    state = _lifecycle(_JOBS_STATES, raw, data.get("taskId"))
     urls: list[Any] = []
     result_json = data.get("resultJson")
     if isinstance(result_json, str) and result_json:
