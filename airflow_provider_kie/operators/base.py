@@ -218,6 +218,10 @@ class KieVideoBaseOperator(BaseOperator):
         resumed = self._resume(context)
         if resumed is not None:
             context["ti"].xcom_push(key=TASK_ID_XCOM_KEY, value=resumed.task_id)  # a new try has no XComs
+            if not self.wait_for_completion:
+                # The earlier try's submit is this task's whole job: hand its id on, as that try would have.
+                self.log.info("KIE task %s was submitted by an earlier try; not waiting", resumed.task_id)
+                return {"kie_task_id": resumed.task_id, "kind": self.kind.value, "state": "submitted"}
             if resumed.state is TaskState.SUCCEEDED:
                 self.log.info("KIE task %s already succeeded in an earlier try; storing it", resumed.task_id)
                 return self._complete(context, resumed, attempt=1, first_try_at=time.time())

@@ -51,9 +51,19 @@ def _valid_clip(result: dict) -> None:
     assert is_png(result["cover_path"]), result["cover_path"]
 
 
-def test_daily_marketing(airflow, fresh, tmp_path):
-    assert airflow.run_dag("kie_daily_marketing", {"output_root": str(tmp_path), **FAST}) == "success"
-    (day,) = (tmp_path / "daily").iterdir()
+@pytest.fixture(scope="module")
+def daily_run(airflow, emulator, tmp_path_factory):
+    """One run of kie_daily_marketing, shared by the tests that check it and consume its output."""
+    emulator.reset()
+    root = tmp_path_factory.mktemp("daily")
+    state = airflow.run_dag("kie_daily_marketing", {"output_root": str(root), **FAST})
+    return state, root, emulator.stats()
+
+
+def test_daily_marketing(daily_run):
+    state, root, stats = daily_run
+    assert state == "success"
+    (day,) = (root / "daily").iterdir()
     manifest = json.loads((day / "manifest.json").read_text())
     clips = {Path(c["video_path"]).stem: c for c in manifest["clips"]}
     assert set(clips) == {"hero", "story", "feed", "hero-extended"}
@@ -61,13 +71,13 @@ def test_daily_marketing(airflow, fresh, tmp_path):
         _valid_clip(clip)
     # The extension continues the generated hero clip, and nothing was paid for twice.
     assert clips["hero-extended"]["parent_task_id"] == clips["hero"]["kie_task_id"]
-    assert fresh.stats().paid_submissions == 4
-    assert sorted(p.name for p in day.iterdir() if p.name.endswith(".partial")) == []
+    assert stats.paid_submissions == 4
+    assert [p.name for p in day.iterdir() if p.name.endswith(".partial")] == []
 
 
-def test_publish_on_asset_picks_up_the_daily_manifest(airflow, fresh, tmp_path):
-    assert airflow.run_dag("kie_daily_marketing", {"output_root": str(tmp_path / "out"), **FAST}) == "success"
-    (manifest,) = (tmp_path / "out" / "daily").glob("*/manifest.json")
+def test_publish_on_asset_picks_up_the_daily_manifest(airflow, daily_run, tmp_path):
+    _, root, _ = daily_run
+    (manifest,) = (root / "daily").glob("*/manifest.json")
     publish_root = tmp_path / "published"
     conf = {"publish_root": str(publish_root), "manifest": str(manifest)}
     assert airflow.run_dag("kie_publish_on_asset", conf) == "success"
