@@ -16,6 +16,7 @@ The API key is never sent to the media host: downloads use their own HTTP client
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import shutil
@@ -72,8 +73,14 @@ def _local_path(destination: Any) -> Path:
 
 @contextlib.contextmanager
 def _temp_file_near(target: Path) -> Iterator[Path]:
-    """A temp file in the target's directory (same filesystem, so the final rename is atomic)."""
+    """A temp file in the target's directory (same filesystem, so the final rename is atomic).
+
+    Temp files an earlier try left behind (a worker killed mid-download never reaches its cleanup) are
+    removed first, so a destination folder never accumulates partial videos.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
+        stale.unlink(missing_ok=True)
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         yield temp
@@ -161,9 +168,8 @@ def store_url(
                     log.warning(
                         "Download of %s failed (%s); attempt %d of %d", _safe(url), exc, attempt, attempts
                     )
-                    if refresh_url is not None and isinstance(
-                        exc, (_ExpiredLink, _ShortBody, httpx.TransportError)
-                    ):
+                    retryable_by_refresh = isinstance(exc, (_ExpiredLink, _ShortBody, httpx.TransportError))
+                    if refresh_url is not None and retryable_by_refresh and attempt < attempts:
                         try:
                             current = refresh_url(url)
                             log.info("Got a fresh download link for %s", _safe(url))

@@ -80,12 +80,25 @@ with DAG(
             for ratio in params["aspect_ratios"]
         ]
 
+    def _failure_reason(kie_task_id: str | None) -> str:
+        """Why a clip has no result, in words for the manifest (the task log has the details)."""
+        from airflow_provider_kie.client import KieError, TaskState
+        from airflow_provider_kie.hooks.kie import KieHook
+
+        if not kie_task_id:
+            return "no KIE task: the submit was refused or its outcome is unknown (see the task log)"
+        try:
+            record = KieHook().get_conn().get_task(kie_task_id)
+        except KieError as exc:
+            return f"could not read KIE task: {exc}"
+        if record.state is TaskState.SUCCEEDED:
+            expired = " (KIE's media expired)" if record.expired else ""
+            return f"KIE produced the clip but it could not be stored{expired}; see the task log"
+        return record.fail_msg or f"KIE task still {record.raw_state}"
+
     @task(trigger_rule="all_done")
     def summarize(matrix: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
         """Write manifest.json and manifest.csv for every clip, failed ones included."""
-        from airflow_provider_kie.client import KieError
-        from airflow_provider_kie.hooks.kie import KieHook
-
         context = get_current_context()
         ti = context["ti"]
         rows = []
@@ -105,13 +118,7 @@ with DAG(
                 }
                 row |= {"cover_path": result["cover_path"], "error": ""}
             else:
-                error = "not submitted" if not kie_task_id else "see the task log"
-                if kie_task_id:
-                    try:
-                        record = KieHook().get_conn().get_task(kie_task_id)
-                        error = record.fail_msg or f"KIE state {record.raw_state}"
-                    except KieError as exc:
-                        error = f"could not read the task: {exc}"
+                error = _failure_reason(kie_task_id)
                 row |= {
                     "status": "failed",
                     "kie_task_id": kie_task_id or "",

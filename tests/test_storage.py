@@ -139,3 +139,35 @@ def test_file_url_destination(tmp_path):
     )
     assert Path(stored.path) == tmp_path / "d" / "clip.mp4"
     assert (tmp_path / "d" / "clip.mp4").read_bytes() == BODY
+
+
+def test_temp_files_left_by_a_killed_try_are_cleaned_up(tmp_path):
+    # A worker killed mid-download (kill -9) never runs its cleanup; the next try must not leave that behind.
+    stale = tmp_path / ".clip.mp4.deadbeef.partial"
+    stale.write_bytes(b"half a video")
+    other = tmp_path / ".other.mp4.deadbeef.partial"
+    other.write_bytes(b"another clip's download, in progress")
+    store_url(
+        "https://media.test/v.mp4",
+        tmp_path / "clip.mp4",
+        http=_client(lambda r: httpx.Response(200, content=BODY)),
+    )
+    assert _leftovers(tmp_path) == [".other.mp4.deadbeef.partial", "clip.mp4"]
+
+
+def test_no_fresh_link_is_fetched_after_the_last_attempt(tmp_path):
+    refreshed = []
+
+    def refresh(url: str) -> str:
+        refreshed.append(url)
+        return url
+
+    with pytest.raises(DownloadError):
+        store_url(
+            "https://media.test/v.mp4",
+            tmp_path / "clip.mp4",
+            refresh_url=refresh,
+            http=_client(lambda r: httpx.Response(403)),
+            attempts=3,
+        )
+    assert len(refreshed) == 2

@@ -135,6 +135,7 @@ class BaseKieClient:
                 http_status=exc.http_status,
                 endpoint=exc.endpoint,
                 body_excerpt=body_excerpt(exc.body_excerpt, self.redact),
+                not_json=exc.not_json,
             ) from None
 
     def _next_delay(self, call: Call[Any], error: KieError, attempt: int) -> float:

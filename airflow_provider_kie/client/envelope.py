@@ -64,7 +64,11 @@ def decode_envelope(response: httpx.Response, endpoint: str, redact: Callable[[s
             )
         problem = "a body that is not JSON" if not readable else "JSON without the code/msg/data envelope"
         raise KieResponseError(
-            problem, http_status=status, endpoint=endpoint, body_excerpt=body_excerpt(response.text, redact)
+            problem,
+            http_status=status,
+            endpoint=endpoint,
+            body_excerpt=body_excerpt(response.text, redact),
+            not_json=not readable,
         )
 
     assert isinstance(body, dict)

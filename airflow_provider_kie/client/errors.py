@@ -259,16 +259,21 @@ def api_error_for_code(
 class KieResponseError(KieError):
     """KIE's answer could not be understood: not JSON, or not the ``{code, msg, data}`` envelope.
 
-    Carries the HTTP status and a short, redacted excerpt of the body. Retryable when the HTTP status
-    was a 5xx (typically an HTML error page from a proxy), since the request itself may well succeed.
+    Carries the HTTP status and a short, redacted excerpt of the body. Retryable after a 5xx (typically an
+    HTML error page from a proxy) and when the body was not JSON at all (typically cut short in transit):
+    the same read may well succeed. A well-formed answer that lacks a field is not retried. (A *submit*
+    with any such answer is never resent: see ``retry.py``.)
     """
 
-    def __init__(self, problem: str, *, http_status: int, endpoint: str, body_excerpt: str) -> None:
+    def __init__(
+        self, problem: str, *, http_status: int, endpoint: str, body_excerpt: str, not_json: bool = False
+    ) -> None:
         self.problem = problem
+        self.not_json = not_json
         self.http_status = http_status
         self.endpoint = endpoint
         self.body_excerpt = body_excerpt
-        self.retryable = http_status >= 500 or http_status == 429
+        self.retryable = http_status >= 500 or http_status == 429 or not_json
         super().__init__(f"KIE {endpoint} sent {problem} (HTTP {http_status}): {body_excerpt!r}")
 
 

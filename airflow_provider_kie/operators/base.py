@@ -49,6 +49,7 @@ from airflow_provider_kie.completion import (
 )
 from airflow_provider_kie.hooks.kie import KieHook
 from airflow_provider_kie.links import KieVideoLink
+from airflow_provider_kie.params import positive_seconds
 from airflow_provider_kie.triggers.runway import RunwayTaskTrigger
 
 if TYPE_CHECKING:
@@ -202,15 +203,7 @@ class KieVideoBaseOperator(BaseOperator):
     @property
     def poll_seconds(self) -> float:
         """``poll_interval`` as rendered, checked: a clear error instead of a trigger that never polls."""
-        try:
-            seconds = float(self.poll_interval)
-        except (TypeError, ValueError):
-            seconds = -1.0
-        if seconds <= 0:
-            raise AirflowFailException(
-                f"poll_interval: must be a positive number of seconds (got {self.poll_interval!r})"
-            )
-        return seconds
+        return positive_seconds("poll_interval", self.poll_interval)
 
     def execute(self, context: Context) -> Any:
         _ = self.poll_seconds

@@ -15,6 +15,7 @@ from airflow_provider_kie.client import (
 from airflow_provider_kie.client.models import KieRequest
 from airflow_provider_kie.links import KieVideoLink
 from airflow_provider_kie.operators.base import KieVideoBaseOperator
+from airflow_provider_kie.params import task_id_from
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -82,7 +83,7 @@ class RunwayExtendOperator(KieVideoBaseOperator):
     """Continue a succeeded Runway clip (a generate or an earlier extend) on KIE.
 
     :param source: the clip to continue: its KIE task id, or the result dict of an upstream KIE operator
-        (``generate.output``), from which ``kie_task_id`` is taken (templated).
+        (``generate.output``, or a template rendering it), from which ``kie_task_id`` is taken (templated).
     :param prompt: how the clip continues, 1-1800 characters (templated).
     :param quality: ``720p`` or ``1080p`` (templated). The extension keeps the source's aspect ratio.
     """
@@ -99,9 +100,7 @@ class RunwayExtendOperator(KieVideoBaseOperator):
     @property
     def source_task_id(self) -> str:
         """The KIE task id to extend, whether ``source`` is an id or an upstream result."""
-        if isinstance(self.source, Mapping):
-            return str(self.source.get("kie_task_id") or "")
-        return str(self.source or "")
+        return task_id_from(self.source)
 
     def build_request(self, input_url: str | None) -> KieRequest:
         return RunwayExtendRequest(

@@ -15,6 +15,7 @@ from airflow_provider_kie.client import KieError, KieTaskNotFoundError, TaskKind
 from airflow_provider_kie.completion import KieWaitFailed, finish_clip, record_from_event
 from airflow_provider_kie.hooks.kie import KieHook
 from airflow_provider_kie.links import KieVideoLink
+from airflow_provider_kie.params import positive_seconds
 from airflow_provider_kie.triggers.runway import RunwayTaskTrigger
 
 if TYPE_CHECKING:
@@ -33,13 +34,20 @@ class RunwayTaskSensor(BaseSensorOperator):
         ``None`` stores nothing.
     :param output_name: file name stem; the KIE task id by default (templated).
     :param deferrable: wait in the triggerer. Defaults to ``[operators] default_deferrable``.
-    :param poll_interval: mean seconds between polls when deferred (``poke_interval`` applies in poke mode).
+    :param poll_interval: mean seconds between polls when deferred (``poke_interval`` applies in poke mode);
+        templated.
 
     ``timeout`` (seconds, from ``BaseSensorOperator``) bounds the wait in both modes. A task that fails at
     KIE fails the sensor with KIE's reason, whatever ``soft_fail`` says about timeouts.
     """
 
-    template_fields: Sequence[str] = ("kie_task_id", "output_dir", "output_name", "kie_conn_id")
+    template_fields: Sequence[str] = (
+        "kie_task_id",
+        "output_dir",
+        "output_name",
+        "kie_conn_id",
+        "poll_interval",
+    )
     operator_extra_links = (KieVideoLink(),)
     ui_color = "#f3e8ff"
 
@@ -52,7 +60,7 @@ class RunwayTaskSensor(BaseSensorOperator):
         output_dir: str | ObjectStoragePath | None = None,
         output_name: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 10.0,
+        poll_interval: float | str = 10.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -78,6 +86,7 @@ class RunwayTaskSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         task_id = self._check_task_id()
+        poll_seconds = positive_seconds("poll_interval", self.poll_interval)
         if not self.deferrable:
             return super().execute(context)
         # One look first: a task that already ended needs no trigger.
@@ -89,7 +98,7 @@ class RunwayTaskSensor(BaseSensorOperator):
                 kie_task_id=task_id,
                 kind=self.kind.value,
                 kie_conn_id=self.kie_conn_id,
-                poll_interval=self.poll_interval,
+                poll_interval=poll_seconds,
                 deadline=time.time() + float(self.timeout),
             ),
             method_name="execute_complete",

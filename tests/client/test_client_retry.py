@@ -229,12 +229,29 @@ def test_reads_do_not_retry_permanent_errors(
     assert sleeps == []
 
 
-def test_reads_do_not_retry_an_unreadable_200(make_client: Any, sleeps: list[float]) -> None:
-    client, transport = make_client((200, '{"code": 200, "data": '))
+def test_reads_retry_a_body_cut_short(make_client: Any, sleeps: list[float]) -> None:
+    client, transport = make_client((200, '{"code": 200, "data": '), (200, env(200, "success", 42)))
+    assert client.get_credits() == 42
+    assert transport.count == 2
+    assert len(sleeps) == 1
+
+
+def test_reads_do_not_retry_well_formed_json_without_the_envelope(
+    make_client: Any, sleeps: list[float]
+) -> None:
+    client, transport = make_client((200, '{"msg": "ok", "data": 5}'))
     with pytest.raises(KieResponseError):
         client.get_credits()
     assert transport.count == 1
     assert sleeps == []
+
+
+def test_submits_never_resend_after_a_body_cut_short(make_client: Any, sleeps: list[float]) -> None:
+    client, transport = make_client((200, '{"code": 200, "data": {"taskId'))
+    request = RunwayGenerateRequest(prompt="p", duration=5, quality="720p", aspect_ratio="16:9")
+    with pytest.raises(KieSubmitOutcomeUnknownError):
+        client.runway_generate(request)
+    assert transport.count == 1
 
 
 def test_task_not_found_is_not_retried(make_client: Any, sleeps: list[float]) -> None:

@@ -425,6 +425,7 @@ def test_expired_media_fails_clearly_and_never_resubmits(
     [kie_task_id] = [t["task_id"] for t in emu.tasks()]
     [row] = manifest_rows(out, "expired")
     assert row["status"] == "failed" and row["kie_task_id"] == kie_task_id, row
+    assert "could not be stored (KIE's media expired)" in row["error"], row
     assert not any(campaign_dir(out, "expired").glob("*.mp4"))
     assert partial_files(out) == []
     stats = emu.stats()
@@ -450,6 +451,7 @@ def test_5xx_on_submit_fails_clearly_instead_of_paying_twice(
     assert "set resubmit_on_unknown_outcome=True" in log, log
     [row] = manifest_rows(out, "submit-500")
     assert row["status"] == "failed"
+    assert "outcome is unknown" in row["error"], row
     stats = emu.stats()
     assert stats["paid_submissions"] == 1 and stats["submissions_received"] == 1, stats
     assert partial_files(out) == []

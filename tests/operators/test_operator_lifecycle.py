@@ -339,3 +339,28 @@ def test_a_rendered_poll_interval_reaches_the_trigger(client, context):
     with pytest.raises(TaskDeferred) as deferred:
         _generate(poll_interval="2.5").execute(context)
     assert deferred.value.trigger.poll_interval == 2.5
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "parent",
+        {"kie_task_id": "parent", "state": "succeeded"},
+        "{'kie_task_id': 'parent', 'state': 'succeeded', 'video_path': None}",  # rendered Python literal
+        '{"kie_task_id": "parent", "state": "succeeded"}',  # rendered JSON
+    ],
+)
+def test_extend_source_forms(client, context, source):
+    with pytest.raises(TaskDeferred):
+        RunwayExtendOperator(task_id="ext", source=source, prompt="more", deferrable=True).execute(context)
+    assert client.runway_extend.call_args.args[0].task_id == "parent"
+
+
+@pytest.mark.parametrize("bad", ["soon", "0"])
+def test_sensor_rejects_a_bad_rendered_poll_interval(client, context, bad):
+    from airflow_provider_kie.sensors.runway import RunwayTaskSensor
+
+    sensor = RunwayTaskSensor(task_id="wait", kie_task_id="t1", poll_interval=bad, deferrable=True)
+    with pytest.raises(AirflowFailException, match="poll_interval: must be a positive number"):
+        sensor.execute(context)
+    assert client.method_calls == []

@@ -1,0 +1,42 @@
+"""Checks of rendered operator parameters that are not part of a KIE request."""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_kie._compat import AirflowFailException
+
+__all__ = ["positive_seconds", "task_id_from"]
+
+
+def positive_seconds(name: str, value: Any) -> float:
+    """``value`` (possibly a rendered template string) as positive seconds; a clear failure otherwise."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if seconds <= 0:
+        raise AirflowFailException(f"{name}: must be a positive number of seconds (got {value!r})")
+    return seconds
+
+
+def task_id_from(source: Any) -> str:
+    """The KIE task id in ``source``: an id, an upstream result dict, or that dict rendered to a string.
+
+    A template such as ``"{{ ti.xcom_pull('generate') }}"`` renders the upstream result as a Python or
+    JSON literal unless the DAG renders native objects; both forms are accepted.
+    """
+    if isinstance(source, str) and source.strip().startswith("{"):
+        text = source.strip()
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                source = parse(text)
+                break
+            except (ValueError, SyntaxError):
+                continue
+    if isinstance(source, Mapping):
+        return str(source.get("kie_task_id") or "")
+    return str(source or "").strip()
