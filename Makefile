@@ -44,5 +44,13 @@ test-fast: venv
 demo: venv
 	$(BIN)/python scripts/demo.py
 
+# Speed and scale as ratios against a baseline measured in the same run (~14 min); see benchmarks/README.md.
+bench: venv
+	$(BIN)/python benchmarks/bench_import_cost.py
+	$(BIN)/python benchmarks/bench_download.py
+	$(BIN)/python benchmarks/bench_polling_cost.py
+	$(BIN)/python benchmarks/bench_campaign.py
+	$(BIN)/python benchmarks/bench_triggerer_density.py
+
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache output

@@ -11,12 +11,13 @@ is possible at that moment:
   ``pending_interval`` (15 s), enough to see generation start and early refusals;
 - for the first ``min_generation`` seconds of generating (25 s; a Runway clip takes longer than that), it
   still cannot succeed: keep the pending pace, then wake when that time is up;
-- after that it may finish at any moment: poll every ``generating_interval`` (8 s).
+- after that it may finish at any moment: poll every ``generating_interval`` (9 s).
 
-The calls saved on phases that cannot end the wait pay for polling faster when it can: on KIE's typical
-timeline (5 s waiting, 10 s queued, 60 s generating) this costs the calls of fixed 10 s polling and detects
-the finish about 20% sooner (see ``benchmarks/bench_polling_cost.py``). A fixed ``interval`` polls at that
-pace whatever KIE says, as before.
+The calls saved on phases that cannot end the wait pay for polling faster when it can. ``generating_interval``
+is set so that, over generation times spread evenly from 30 s to 180 s, the schedule makes no more calls
+than fixed 10 s polling and detects the finish about 10% sooner (``benchmarks/bench_polling_cost.py``;
+``benchmarks/README.md`` explains why no schedule reaches fixed 5 s polling's latency at that cost while the
+generation time is unknown). A fixed ``interval`` polls at that pace whatever KIE says.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class PollPolicy:
     error_backoff_max: float = 120.0
     pending_interval: float = 15.0
     min_generation: float = 25.0
-    generating_interval: float = 8.0
+    generating_interval: float = 9.0
 
     def __post_init__(self) -> None:
         if self.interval is not None and self.interval <= 0:
