@@ -105,25 +105,19 @@ with DAG(
         print(f"{len(clips)} clips; manifest at {manifest}")
         return str(manifest)
 
+    # What every clip task shares, generated or extended.
+    clip_settings: dict[str, Any] = {
+        "quality": "{{ params.quality }}",
+        "output_dir": OUTPUT_DIR,
+        "poll_interval": "{{ params.poll_interval }}",
+        "deferrable": True,
+        "pool": "kie",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+    }
     prompts = load_prompts()
-    generated = RunwayGenerateOperator.partial(
-        task_id="generate",
-        quality="{{ params.quality }}",
-        output_dir=OUTPUT_DIR,
-        poll_interval="{{ params.poll_interval }}",
-        deferrable=True,
-        pool="kie",
-        retries=2,
-        retry_delay=timedelta(minutes=1),
-    ).expand_kwargs(prompts)
-    extended = RunwayExtendOperator.partial(
-        task_id="extend",
-        quality="{{ params.quality }}",
-        output_dir=OUTPUT_DIR,
-        poll_interval="{{ params.poll_interval }}",
-        deferrable=True,
-        pool="kie",
-        retries=2,
-        retry_delay=timedelta(minutes=1),
-    ).expand_kwargs(select_extensions(results=generated.output))
+    generated = RunwayGenerateOperator.partial(task_id="generate", **clip_settings).expand_kwargs(prompts)
+    extended = RunwayExtendOperator.partial(task_id="extend", **clip_settings).expand_kwargs(
+        select_extensions(results=generated.output)
+    )
     write_manifest(generated=generated.output, extended=extended.output)
