@@ -38,7 +38,12 @@ __all__ = ["DownloadError", "StoredFile", "store_url"]
 
 log = logging.getLogger(__name__)
 
+#: Bytes per read when copying a finished file to an object store.
 CHUNK_SIZE = 1024 * 1024
+#: Bytes per write when downloading; ``None`` writes each network read as it arrives (<= 64 KiB with httpx).
+#: Re-assembling reads into 1 MiB chunks made httpx copy every byte once more and allocate a fresh 1 MiB
+#: buffer per chunk: 2.4x slower on a 1 GiB file, for no memory benefit (benchmarks/bench_download.py).
+DOWNLOAD_CHUNK_SIZE: int | None = None
 #: Answers that mean "this link no longer works" rather than "the file is gone for good".
 EXPIRED_LINK_STATUSES = frozenset({401, 403, 404, 410})
 DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -99,7 +104,7 @@ def _download_once(http: httpx.Client, url: str, sink: Path) -> tuple[int, str |
         encoded = response.headers.get("Content-Encoding", "identity") != "identity"
         written = 0
         with sink.open("wb") as out:
-            for chunk in response.iter_bytes(CHUNK_SIZE):
+            for chunk in response.iter_bytes(DOWNLOAD_CHUNK_SIZE):
                 out.write(chunk)
                 written += len(chunk)
         if expected is not None and not encoded and written != int(expected):

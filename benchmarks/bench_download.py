@@ -5,10 +5,11 @@ Content-Length. Each ``store_url`` run happens in a fresh interpreter that first
 the SSL context and the first connection are paid before measuring), resets its peak-RSS counter
 (``/proc/self/clear_refs``), then stores the 1 GiB body; RSS growth is the peak RSS during the download minus
 the RSS before it. ``curl -s -o`` writes the same body to the same directory. Runs are interleaved (curl,
-store_url, experiment, curl, ...) and the medians are compared. Each file is deleted after its run. The
-emulator's CPU use is reported too: when it sits near one core, both clients are limited by the server, not
-by themselves. A third client is an experiment, not the product: ``store_url`` with
-``storage.CHUNK_SIZE = None``, so each write is what one read returned instead of a re-assembled 1 MiB chunk.
+store_url, previous store_url, curl, ...) and the medians are compared. Each file is deleted after its
+run. The emulator's CPU use is reported too: when it sits near one core, both clients are limited by the
+server, not by themselves. A third client is the previous version of ``store_url``, for reference: it
+re-assembled network reads into 1 MiB chunks (``storage.DOWNLOAD_CHUNK_SIZE = 1 MiB``); the product now
+writes each read as it arrives.
 
     python benchmarks/bench_download.py            # 1 GiB, 4 runs each (~1 min)
     python benchmarks/bench_download.py --quick    # 256 MiB, 2 runs each
@@ -40,8 +41,8 @@ import benchkit
 from airflow_provider_kie import storage
 from airflow_provider_kie.storage import store_url
 url, warm_url, dest = sys.argv[1], sys.argv[2], sys.argv[3]
-if sys.argv[5] == "unchunked":
-    storage.CHUNK_SIZE = None  # the experiment: write what each read returns, no 1 MiB re-chunking
+if sys.argv[5] == "rechunked":
+    storage.DOWNLOAD_CHUNK_SIZE = 1024 * 1024  # the previous version: reads re-assembled into 1 MiB chunks
 store_url(warm_url, dest)
 with open("/proc/self/clear_refs", "w") as handle:
     handle.write("5")  # reset VmHWM to the current RSS
@@ -108,7 +109,11 @@ def main() -> int:
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="kie-bench-download-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"download: {args.size_mib} MiB synthetic body, {args.runs} runs each, writing to {workdir}")
-    clients = {"curl -o (baseline)": [], "store_url": [], "store_url, unchunked reads (experiment)": []}
+    clients = {
+        "curl -o (baseline)": [],
+        "store_url": [],
+        "store_url, 1 MiB re-chunked reads (previous version)": [],
+    }
     runs: dict[str, list[dict[str, Any]]] = clients
     try:
         with benchkit.emulator_process() as emu:
@@ -122,7 +127,7 @@ def main() -> int:
                         run = run_curl(url, dest)
                     else:
                         run = run_store_url(
-                            url, warm_url, dest, "unchunked" if "unchunked" in name else "as-is"
+                            url, warm_url, dest, "rechunked" if "re-chunked" in name else "as-is"
                         )
                     run["emulator_cpu"] = emu.cpu_seconds() - cpu
                     dest.unlink()
