@@ -9,7 +9,10 @@ from typing import Any
 
 from airflow_provider_kie._compat import AirflowFailException
 
-__all__ = ["positive_seconds", "task_id_from"]
+__all__ = ["optional_positive_seconds", "positive_seconds", "task_id_from"]
+
+#: What an unset optional number renders to through a template such as ``"{{ params.poll_interval }}"``.
+_UNSET_RENDERINGS = ("", "none", "null")
 
 
 def positive_seconds(name: str, value: Any) -> float:
@@ -21,6 +24,13 @@ def positive_seconds(name: str, value: Any) -> float:
     if seconds <= 0:
         raise AirflowFailException(f"{name}: must be a positive number of seconds (got {value!r})")
     return seconds
+
+
+def optional_positive_seconds(name: str, value: Any) -> float | None:
+    """Like :func:`positive_seconds`, but ``None`` - or a template's rendering of it - means unset."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _UNSET_RENDERINGS):
+        return None
+    return positive_seconds(name, value)
 
 
 def task_id_from(source: Any) -> str:

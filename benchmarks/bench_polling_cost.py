@@ -58,14 +58,16 @@ def policies() -> dict[str, Any]:
 async def run_clips(
     args: argparse.Namespace, emulators: dict[int, benchkit.EmulatorProcess]
 ) -> list[dict[str, Any]]:
-    import airflow_provider_kie.triggers.runway as trigger_module
-    from airflow_provider_kie.client import AsyncKieClient, RetryPolicy, RunwayGenerateRequest
+    from airflow_provider_kie.client import AsyncKieClient, PollPolicy, RetryPolicy, RunwayGenerateRequest
     from airflow_provider_kie.triggers.runway import RunwayTaskTrigger
 
-    # The trigger builds PollPolicy(interval=poll_interval, jitter=jitter) itself; hand it the policy under
-    # test instead, per clip (a context variable: each clip runs in its own asyncio task).
-    current: contextvars.ContextVar[Any] = contextvars.ContextVar("policy")
-    trigger_module.PollPolicy = lambda **_: current.get()  # type: ignore[assignment,misc]
+    # The trigger builds its schedule in poll_policy() from its poll_interval; hand it the (scaled) policy
+    # under test instead, per clip (a context variable: each clip runs in its own asyncio task).
+    current: contextvars.ContextVar[PollPolicy] = contextvars.ContextVar("policy")
+
+    class TriggerUnderTest(RunwayTaskTrigger):
+        def poll_policy(self) -> PollPolicy:
+            return current.get()
 
     calls: dict[str, int] = defaultdict(int)
     original_get_task = AsyncKieClient.get_task
@@ -97,7 +99,7 @@ async def run_clips(
     async def one(name: str, g: int) -> None:
         task_id = await submitters[g].runway_generate(request)
         current.set(scaled[name])
-        trigger = RunwayTaskTrigger(kie_task_id=task_id, kie_conn_id=f"kie_g{g}")
+        trigger = TriggerUnderTest(kie_task_id=task_id, kie_conn_id=f"kie_g{g}")
         async for event in trigger.run():
             results.append(
                 {

@@ -8,6 +8,8 @@ steady state; then the loop is measured for a further window. Each trigger polls
 
 Baseline: the same trigger loop with a naive client strategy: a fresh ``httpx.AsyncClient()`` (default SSL
 context, so the CA bundle is loaded each time) for every poll, as triggers that open a session per request do.
+For reference, ``per-trigger`` is the provider's previous design: one ``AsyncKieClient`` per trigger, kept for
+its whole wait (the shipped trigger shares one client per event loop and connection).
 
 Reported per N: peak RSS per trigger (peak RSS of the process minus its RSS before the first trigger, over N),
 CPU per poll (process CPU in the steady window over polls answered in it), event-loop lag p50/p99/max in the
@@ -15,7 +17,7 @@ steady window (a sleeper's wake-up delay), and the lag max during arrivals.
 
 Each (variant, N) runs in a fresh child process so peak-RSS figures do not leak between runs.
 
-    python benchmarks/bench_triggerer_density.py          # 1k/5k/10k, naive 1k, shared 10k (~5 min)
+    python benchmarks/bench_triggerer_density.py          # 1k/5k/10k, naive 1k, per-trigger 10k (~5.5 min)
     python benchmarks/bench_triggerer_density.py --quick  # 500/2000, 10 s interval (~1.5 min)
 """
 
@@ -74,42 +76,28 @@ def _naive_trigger_class() -> type:
     class NaivePerPollTrigger(RunwayTaskTrigger):
         """RunwayTaskTrigger's own loop; only the HTTP client strategy differs."""
 
-        async def _make_client(self) -> Any:
+        @contextlib.asynccontextmanager
+        async def _client(self) -> Any:
             settings = await KieHook(self.kie_conn_id).aget_settings()
-            return PerPollClient(settings.base_url, settings.api_key)
+            yield PerPollClient(settings.base_url, settings.api_key)
 
     return NaivePerPollTrigger
 
 
-def _shared_trigger_class() -> type:
-    """An experiment, not the provider: RunwayTaskTrigger with one HTTP client per event loop, shared by
-    every trigger in it (so connections are reused across triggers)."""
-    from airflow_provider_kie.client import AsyncKieClient, RetryPolicy
+def _per_trigger_class() -> type:
+    """The provider's previous design, for reference: one ``AsyncKieClient`` per trigger, kept for its run."""
+    from airflow_provider_kie.client import RetryPolicy
     from airflow_provider_kie.hooks.kie import KieHook
     from airflow_provider_kie.triggers.runway import RunwayTaskTrigger
 
-    clients: dict[str, asyncio.Task[AsyncKieClient]] = {}
+    class PerTriggerClientTrigger(RunwayTaskTrigger):
+        @contextlib.asynccontextmanager
+        async def _client(self) -> Any:
+            hook = KieHook(self.kie_conn_id, retry=RetryPolicy.none())
+            async with await hook.get_async_client() as client:
+                yield client
 
-    class Borrowed:
-        def __init__(self, client: AsyncKieClient) -> None:
-            self.client = client
-            self.get_task = client.get_task
-
-        async def __aenter__(self) -> AsyncKieClient:
-            return self.client
-
-        async def __aexit__(self, *exc: object) -> None:
-            return None  # the loop's client outlives each trigger
-
-    class SharedClientTrigger(RunwayTaskTrigger):
-        async def _make_client(self) -> Any:
-            made = clients.get(self.kie_conn_id)
-            if made is None:  # one lookup per connection, however many triggers start at once
-                hook = KieHook(self.kie_conn_id, retry=RetryPolicy.none())
-                made = clients[self.kie_conn_id] = asyncio.ensure_future(hook.get_async_client())
-            return Borrowed(await made)
-
-    return SharedClientTrigger
+    return PerTriggerClientTrigger
 
 
 async def _child(args: argparse.Namespace) -> dict[str, Any]:
@@ -121,7 +109,7 @@ async def _child(args: argparse.Namespace) -> dict[str, Any]:
     trigger_cls: type = {
         "provider": lambda: RunwayTaskTrigger,
         "naive": _naive_trigger_class,
-        "shared": _shared_trigger_class,
+        "per-trigger": _per_trigger_class,
     }[args.variant]()
 
     polls = 0
@@ -158,8 +146,8 @@ async def _child(args: argparse.Namespace) -> dict[str, Any]:
     async with await KieHook().get_async_client() as warm:
         await warm.get_task(ids[0])
     if args.variant == "naive":
-        client = await trigger_cls(kie_task_id=ids[0])._make_client()
-        await client.get_task(ids[0])
+        async with trigger_cls(kie_task_id=ids[0])._client() as client:
+            await client.get_task(ids[0])
         client_cls = type(client)
         client_cls.get_task = counting(client_cls.get_task)
     polls = errors = 0
@@ -315,9 +303,10 @@ def parent_main(args: argparse.Namespace) -> int:
     print(benchkit.machine_line())
     sizes = [int(s) for s in args.sizes.split(",") if s]
     naive_sizes = [int(s) for s in args.naive_sizes.split(",") if s]
-    shared_sizes = [int(s) for s in args.shared_sizes.split(",") if s]
+    per_trigger_sizes = [int(s) for s in args.per_trigger_sizes.split(",") if s]
     print(
-        f"density: provider at {sizes}, naive at {naive_sizes}; mean poll interval {args.interval} s, "
+        f"density: provider at {sizes}, naive at {naive_sizes}, per-trigger at {per_trigger_sizes}; "
+        f"mean poll interval {args.interval} s, "
         f"arrivals over {args.ramp} s, steady window {args.steady} s; emulator in its own process; "
         f"{'HTTPS (self-signed, certifi bundle + it)' if args.tls else 'plain HTTP'} on loopback"
     )
@@ -337,13 +326,13 @@ def parent_main(args: argparse.Namespace) -> int:
         emu = stack.enter_context(benchkit.emulator_process(tls=tls, **config))
         benchkit.use_airflow_env(emu.base_url)
         t0 = time.perf_counter()
-        ids = asyncio.run(_create_tasks(emu.base_url, max(sizes + naive_sizes + shared_sizes)))
+        ids = asyncio.run(_create_tasks(emu.base_url, max(sizes + naive_sizes + per_trigger_sizes)))
         random.Random(0).shuffle(ids)
         ids_file = str(Path(tmp) / "ids.txt")
         Path(ids_file).write_text("\n".join(ids))
         print(f"created {len(ids)} KIE tasks in {time.perf_counter() - t0:.0f} s")
         plan = [("provider", n) for n in sizes] + [("naive", n) for n in naive_sizes]
-        plan += [("shared", n) for n in shared_sizes]
+        plan += [("per-trigger", n) for n in per_trigger_sizes]
         for variant, n in plan:
             print(f"running {variant} n={n} ...", flush=True)
             results.append(run_child(emu, args, variant, n, ids_file))
@@ -466,9 +455,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000,5000,10000", help="trigger counts of the provider trigger")
     parser.add_argument("--naive-sizes", default="1000", help="trigger counts of the naive baseline")
     parser.add_argument(
-        "--shared-sizes",
+        "--per-trigger-sizes",
         default="10000",
-        help="trigger counts of an experiment: the same trigger with one client per event loop",
+        help="trigger counts of the previous design, for reference: one client per trigger",
     )
     parser.add_argument("--interval", type=float, default=30.0, help="mean seconds between polls")
     parser.add_argument("--ramp", type=float, default=None, help="arrival period (default: one interval)")
@@ -483,7 +472,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick and not args.child:
         args.sizes, args.naive_sizes, args.interval, args.steady = "500,2000", "500", 10.0, 10.0
-        args.shared_sizes = "2000"
+        args.per_trigger_sizes = "2000"
     if args.ramp is None:
         args.ramp = args.interval
     if args.child:

@@ -63,7 +63,15 @@ with DAG(
         "duration": Param(5, enum=[5, 10]),
         "quality": Param("720p", enum=["720p", "1080p"]),
         "output_root": Param("output", type="string"),
-        "poll_interval": Param(10, type="number", exclusiveMinimum=0),
+        "poll_interval": Param(
+            None,
+            type=["null", "number"],
+            exclusiveMinimum=0,
+            description=(
+                "Seconds between KIE status polls; empty (the default) follows the clip's phase at KIE: "
+                "every 15 s while it queues, every 9 s once it may finish"
+            ),
+        ),
     },
 ) as dag:
 

@@ -51,7 +51,13 @@ with DAG(
         "prompts_file": Param("daily_marketing.json", type="string", description="File in dags/prompts/"),
         "quality": Param("720p", enum=["720p", "1080p"], description="Quality of the generated clips"),
         "poll_interval": Param(
-            10, type="number", exclusiveMinimum=0, description="Seconds between KIE polls"
+            None,
+            type=["null", "number"],
+            exclusiveMinimum=0,
+            description=(
+                "Seconds between KIE status polls; empty (the default) follows the clip's phase at KIE: "
+                "every 15 s while it queues, every 9 s once it may finish"
+            ),
         ),
     },
 ) as dag:

@@ -46,7 +46,15 @@ with DAG(
         ),
         "style_prompt": Param("Restyle as a hand-painted watercolour animation, warm palette", type="string"),
         "output_root": Param("output", type="string"),
-        "poll_interval": Param(10, type="number", exclusiveMinimum=0),
+        "poll_interval": Param(
+            None,
+            type=["null", "number"],
+            exclusiveMinimum=0,
+            description=(
+                "Seconds between KIE status polls; empty (the default) follows the clip's phase at KIE: "
+                "every 15 s while it queues, every 9 s once it may finish"
+            ),
+        ),
     },
 ) as dag:
 

@@ -61,7 +61,7 @@ def main() -> int:
         if live_key:
             print(f"KIE_API_KEY is set: running against the LIVE KIE API at {LIVE_BASE_URL} (spends credits)")
             connection = {"conn_type": "kie", "password": live_key, "host": LIVE_BASE_URL}
-            poll_interval = 15.0
+            poll_interval: float | None = None  # the operators' default: polls follow the clip's phase
         else:
             from airflow_provider_kie.emulator.config import EmulatorConfig
             from airflow_provider_kie.emulator.server import running_emulator

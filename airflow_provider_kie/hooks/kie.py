@@ -204,7 +204,10 @@ class KieHook(BaseHook):
 
     async def get_async_client(self) -> AsyncKieClient:
         """A new :class:`AsyncKieClient` for this connection; the caller closes it (``async with``)."""
-        settings = await self.aget_settings()
+        return self.async_client_for(await self.aget_settings())
+
+    def async_client_for(self, settings: KieConnectionSettings) -> AsyncKieClient:
+        """A new :class:`AsyncKieClient` for settings already read with :meth:`aget_settings`."""
         return AsyncKieClient(
             settings.api_key, transport=self._async_transport, **self._client_kwargs(settings)
         )

@@ -36,6 +36,7 @@ from airflow_provider_kie.client import (
     KieTaskNotFoundError,
     KieValidationError,
     PollPolicy,
+    RetryPolicy,
     TaskKind,
     TaskRecord,
     TaskState,
@@ -49,8 +50,7 @@ from airflow_provider_kie.completion import (
 )
 from airflow_provider_kie.hooks.kie import KieHook
 from airflow_provider_kie.links import KieVideoLink
-from airflow_provider_kie.params import positive_seconds
-from airflow_provider_kie.triggers.runway import RunwayTaskTrigger
+from airflow_provider_kie.params import optional_positive_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -62,14 +62,22 @@ STATE_STORE_KEY = "kie_task_id"
 #: The first wait after KIE says "too busy"; doubles per refusal up to ``MAX_BACKOFF``.
 FIRST_BACKOFF = 15.0
 MAX_BACKOFF = 300.0
+#: How the operators' client resends a submit KIE refused for load (429, 455) or never received. It only
+#: sleeps in the worker when KIE asks for a short wait: a longer ``Retry-After``, or a refusal that outlasts
+#: these attempts, goes to the backoff above, which a deferrable operator spends in the triggerer rather
+#: than holding a worker slot (the client's default would sleep up to 30 s per attempt).
+SUBMIT_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=4.0, max_retry_after=5.0)
 #: A placeholder that passes URL validation while a local input file still awaits upload.
 _PENDING_UPLOAD_URL = "https://upload.pending.invalid/input"
 
 
-def _backoff(attempt: int, rng: random.Random) -> float:
-    """Jittered exponential backoff for "KIE is too busy" refusals (attempt is 1-based)."""
+def _backoff(attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
+    """Jittered exponential backoff for "KIE is too busy" refusals (attempt is 1-based).
+
+    KIE's ``Retry-After``, when it sent one, is a floor: coming back sooner would only be refused again.
+    """
     ceiling = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (attempt - 1))
-    return rng.uniform(ceiling / 2, ceiling)
+    return max(rng.uniform(ceiling / 2, ceiling), retry_after or 0.0)
 
 
 def _is_url(value: str) -> bool:
@@ -88,7 +96,9 @@ class KieVideoBaseOperator(BaseOperator):
     :param wait_for_completion: wait until the clip is done; ``False`` returns right after the submit.
     :param deferrable: wait in the triggerer, holding no worker slot. Defaults to
         ``[operators] default_deferrable``.
-    :param poll_interval: mean seconds between status checks (templated, so a DAG Param can set it).
+    :param poll_interval: mean seconds between status checks, jittered (templated, so a DAG Param can set
+        it). ``None`` (the default) follows the task's phase at KIE: every 15 s while it waits or queues,
+        every 9 s once it may finish (:class:`~airflow_provider_kie.client.PollPolicy`).
     :param timeout: seconds to wait for KIE to finish the clip before failing (KIE keeps working).
     :param callback_url: KIE POSTs the result to this URL when the task ends.
     :param watermark: watermark text; empty for none.
@@ -125,7 +135,7 @@ class KieVideoBaseOperator(BaseOperator):
         output_name: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float | str = 10.0,
+        poll_interval: float | str | None = None,
         timeout: float = 3600.0,
         callback_url: str | None = None,
         watermark: str = "",
@@ -163,7 +173,7 @@ class KieVideoBaseOperator(BaseOperator):
     # -- plumbing ---------------------------------------------------------------------------------------
     @cached_property
     def hook(self) -> KieHook:
-        return KieHook(self.kie_conn_id)
+        return KieHook(self.kie_conn_id, submit_retry=SUBMIT_RETRY)
 
     def _input_value(self) -> Any:
         return getattr(self, self.input_param) if self.input_param else None
@@ -201,9 +211,10 @@ class KieVideoBaseOperator(BaseOperator):
 
     # -- 1/2: execute, resuming when an earlier try left a task behind ------------------------------------
     @property
-    def poll_seconds(self) -> float:
-        """``poll_interval`` as rendered, checked: a clear error instead of a trigger that never polls."""
-        return positive_seconds("poll_interval", self.poll_interval)
+    def poll_seconds(self) -> float | None:
+        """``poll_interval`` as rendered, checked (a clear error instead of a trigger that never polls);
+        ``None`` for the phase-following default."""
+        return optional_positive_seconds("poll_interval", self.poll_interval)
 
     def execute(self, context: Context) -> Any:
         _ = self.poll_seconds
@@ -254,7 +265,7 @@ class KieVideoBaseOperator(BaseOperator):
             request = self.build_request(input_url) if input_url else self._validated_request()
             task_id = self.submit_request(client, request)
         except (KieRateLimitError, KieMaintenanceError) as exc:
-            return self._back_off(context, attempt, first_try_at, str(exc))
+            return self._back_off(context, attempt, first_try_at, str(exc), exc.retry_after)
         except KieSubmitOutcomeUnknownError as exc:
             if self.resubmit_on_unknown_outcome:
                 raise AirflowException(str(exc)) from exc
@@ -278,8 +289,15 @@ class KieVideoBaseOperator(BaseOperator):
             store.set(STATE_STORE_KEY, task_id)
         context["ti"].xcom_push(key=TASK_ID_XCOM_KEY, value=task_id)
 
-    def _back_off(self, context: Context, attempt: int, first_try_at: float, reason: str) -> Any:
-        delay = _backoff(attempt, random.Random())  # noqa: S311 - jitter, not cryptography
+    def _back_off(
+        self,
+        context: Context,
+        attempt: int,
+        first_try_at: float,
+        reason: str,
+        retry_after: float | None = None,
+    ) -> Any:
+        delay = _backoff(attempt, random.Random(), retry_after)  # noqa: S311 - jitter, not cryptography
         elapsed = time.time() - first_try_at
         if elapsed + delay > self.rate_limit_timeout:
             raise AirflowException(
@@ -309,6 +327,10 @@ class KieVideoBaseOperator(BaseOperator):
     # -- 5: wait ---------------------------------------------------------------------------------------
     def _wait(self, context: Context, task_id: str, attempt: int, first_try_at: float) -> Any:
         if self.deferrable:
+            # Imported here: the trigger module (and airflow.triggers) is only needed once a task defers,
+            # not each time a DAG file that uses these operators is parsed.
+            from airflow_provider_kie.triggers.runway import RunwayTaskTrigger
+
             self.defer(
                 trigger=RunwayTaskTrigger(
                     kie_task_id=task_id,

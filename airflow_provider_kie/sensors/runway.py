@@ -15,8 +15,7 @@ from airflow_provider_kie.client import KieError, KieTaskNotFoundError, TaskKind
 from airflow_provider_kie.completion import KieWaitFailed, finish_clip, record_from_event
 from airflow_provider_kie.hooks.kie import KieHook
 from airflow_provider_kie.links import KieVideoLink
-from airflow_provider_kie.params import positive_seconds
-from airflow_provider_kie.triggers.runway import RunwayTaskTrigger
+from airflow_provider_kie.params import optional_positive_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -35,7 +34,7 @@ class RunwayTaskSensor(BaseSensorOperator):
     :param output_name: file name stem; the KIE task id by default (templated).
     :param deferrable: wait in the triggerer. Defaults to ``[operators] default_deferrable``.
     :param poll_interval: mean seconds between polls when deferred (``poke_interval`` applies in poke mode);
-        templated.
+        templated. ``None`` (the default) follows the task's phase at KIE, as the operators do.
 
     ``timeout`` (seconds, from ``BaseSensorOperator``) bounds the wait in both modes. A task that fails at
     KIE fails the sensor with KIE's reason, whatever ``soft_fail`` says about timeouts.
@@ -60,7 +59,7 @@ class RunwayTaskSensor(BaseSensorOperator):
         output_dir: str | ObjectStoragePath | None = None,
         output_name: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float | str = 10.0,
+        poll_interval: float | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -86,13 +85,17 @@ class RunwayTaskSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         task_id = self._check_task_id()
-        poll_seconds = positive_seconds("poll_interval", self.poll_interval)
+        poll_seconds = optional_positive_seconds("poll_interval", self.poll_interval)
         if not self.deferrable:
             return super().execute(context)
         # One look first: a task that already ended needs no trigger.
         record = self._poll(task_id)
         if record is not None and record.is_terminal:
             return self._complete(context, record)
+        # Imported here: the trigger module (and airflow.triggers) is only needed once a task defers, not
+        # each time a DAG file that uses this sensor is parsed.
+        from airflow_provider_kie.triggers.runway import RunwayTaskTrigger
+
         self.defer(
             trigger=RunwayTaskTrigger(
                 kie_task_id=task_id,

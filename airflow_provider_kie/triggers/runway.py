@@ -1,10 +1,10 @@
 """``RunwayTaskTrigger``: wait for a KIE task in the triggerer, holding no worker slot.
 
 The trigger is deliberately small: it serializes primitives only (connection id, task id, kind, poll
-settings, an absolute deadline), looks the connection up asynchronously, keeps one HTTP client for its whole
-run, never calls anything blocking in the event loop, and yields exactly one small event. Restarted from its
-serialized kwargs (triggerer restart, hand-over to another triggerer), it carries on against the same
-deadline.
+settings, an absolute deadline), looks the connection up asynchronously, polls through the HTTP client its
+event loop shares among all waits on the same connection (:mod:`.shared`), never calls anything blocking in
+the event loop, and yields exactly one small event. Restarted from its serialized kwargs (triggerer restart,
+hand-over to another triggerer), it carries on against the same deadline.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import weakref
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -28,12 +28,10 @@ from airflow_provider_kie.client import (
 )
 from airflow_provider_kie.client.polling import PollTracker
 from airflow_provider_kie.hooks.kie import KieHook
+from airflow_provider_kie.triggers.shared import MAX_POLLS_IN_FLIGHT, SharedClients, poll_slot
 
 __all__ = ["EVENT_KEYS", "MAX_POLLS_IN_FLIGHT", "RunwayTaskTrigger", "event_record"]
 
-#: Polls in flight per event loop. Thousands of triggers can share one triggerer; without a bound their
-#: polls queue inside the HTTP pool, where waiting is far more expensive than in a semaphore.
-MAX_POLLS_IN_FLIGHT = 32
 #: The record fields an event carries: enough to decide and to log, nothing big (no prompt).
 EVENT_KEYS = (
     "task_id",
@@ -49,17 +47,8 @@ EVENT_KEYS = (
     "expired",
 )
 
-_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _poll_slot() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    semaphore = _semaphores.get(loop)
-    if semaphore is None:
-        semaphore = _semaphores[loop] = asyncio.Semaphore(MAX_POLLS_IN_FLIGHT)
-    return semaphore
+#: The clients the triggers of each event loop share, keyed by connection settings.
+_clients = SharedClients()
 
 
 def event_record(record: TaskRecord) -> dict[str, Any]:
@@ -74,7 +63,8 @@ class RunwayTaskTrigger(BaseTrigger):
     :param kie_task_id: the KIE task to wait for.
     :param kind: ``runway`` (generate and extend tasks) or ``aleph``.
     :param kie_conn_id: the ``kie`` connection.
-    :param poll_interval: mean seconds between polls (jittered).
+    :param poll_interval: mean seconds between polls (jittered); ``None`` (the default) follows the task's
+        phase at KIE with :class:`~airflow_provider_kie.client.PollPolicy`'s schedule.
     :param deadline: unix time after which a ``timeout`` event is sent; ``None`` waits for ever.
     :param jitter: fraction by which each poll interval varies.
     :param first_poll_after: seconds before the first poll.
@@ -90,7 +80,7 @@ class RunwayTaskTrigger(BaseTrigger):
         kie_task_id: str,
         kind: str = TaskKind.RUNWAY.value,
         kie_conn_id: str = KieHook.default_conn_name,
-        poll_interval: float = 10.0,
+        poll_interval: float | None = None,
         deadline: float | None = None,
         jitter: float = 0.2,
         first_poll_after: float = 0.0,
@@ -99,7 +89,7 @@ class RunwayTaskTrigger(BaseTrigger):
         self.kie_task_id = kie_task_id
         self.kind = TaskKind(kind).value
         self.kie_conn_id = kie_conn_id
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = float(poll_interval) if poll_interval is not None else None
         self.deadline = float(deadline) if deadline is not None else None
         self.jitter = float(jitter)
         self.first_poll_after = float(first_poll_after)
@@ -129,22 +119,33 @@ class RunwayTaskTrigger(BaseTrigger):
         left = self._seconds_left()
         await asyncio.sleep(max(0.0, seconds if left is None else min(seconds, left)))
 
-    async def _make_client(self) -> AsyncKieClient:
+    def poll_policy(self) -> PollPolicy:
+        """The schedule this trigger polls on."""
+        return PollPolicy(interval=self.poll_interval, jitter=self.jitter)
+
+    @asynccontextmanager
+    async def _client(self) -> AsyncIterator[AsyncKieClient]:
+        """The loop's shared client for this connection, looked up without blocking the event loop.
+
+        The connection is read for every wait, so a rotated key reaches the next wait that starts.
+        """
         # The trigger owns backoff between polls, so the client itself does not retry.
         hook = KieHook(self.kie_conn_id, retry=RetryPolicy.none())
-        return await hook.get_async_client()
+        settings = await hook.aget_settings()
+        async with _clients.lease(settings, lambda: hook.async_client_for(settings)) as client:
+            yield client
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        tracker = PollTracker(PollPolicy(interval=self.poll_interval, jitter=self.jitter))
+        tracker = PollTracker(self.poll_policy())
         rng = random.Random()  # noqa: S311 - jitter, not cryptography
         started = time.time()
-        try:
-            client = await self._make_client()
-        except KieError as exc:
-            yield self._event("error", message=str(exc), error_type=type(exc).__name__)
-            return
-        self.log.info("Waiting for KIE %s task %s", self.kind, self.kie_task_id)
-        async with client:
+        async with AsyncExitStack() as stack:
+            try:
+                client = await stack.enter_async_context(self._client())
+            except KieError as exc:
+                yield self._event("error", message=str(exc), error_type=type(exc).__name__)
+                return
+            self.log.info("Waiting for KIE %s task %s", self.kind, self.kie_task_id)
             if self.first_poll_after:
                 await self._sleep(self.first_poll_after)
             while True:
@@ -157,7 +158,7 @@ class RunwayTaskTrigger(BaseTrigger):
                     yield self._event("timeout", last_state=tracker.last_raw_state, waited=waited)
                     return
                 try:
-                    async with _poll_slot():
+                    async with poll_slot():
                         record = await client.get_task(self.kie_task_id, TaskKind(self.kind))
                 except KieError as exc:
                     try:

@@ -104,6 +104,7 @@ def fast_backoff(mocker: Any) -> None:
     mocker.patch("airflow_provider_kie.operators.base.FIRST_BACKOFF", 0.05)
     mocker.patch("airflow_provider_kie.operators.base.MAX_BACKOFF", 0.4)
     mocker.patch("airflow_provider_kie.client._base.DEFAULT_SUBMIT_RETRY", RetryPolicy.none())
+    mocker.patch("airflow_provider_kie.operators.base.SUBMIT_RETRY", RetryPolicy.none())
 
 
 # -- media ------------------------------------------------------------------------------------------------

@@ -69,12 +69,12 @@ def _block_the_only_slot(emu: RunningEmulator, mocker: Any) -> list[int]:
     lock = threading.Lock()
     original = base._backoff
 
-    def backoff(attempt: int, rng: Any) -> float:
+    def backoff(attempt: int, rng: Any, retry_after: float | None = None) -> float:
         with lock:
             backoffs.append(attempt)
             if len(backoffs) == 1:
                 emu.advance_time(2e8)  # the blocker ends; later clips start on the new clock
-        return original(attempt, rng)
+        return original(attempt, rng, retry_after)
 
     mocker.patch.object(base, "_backoff", side_effect=backoff)
     return backoffs

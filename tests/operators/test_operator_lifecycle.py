@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
 
@@ -15,6 +16,7 @@ from airflow_provider_kie.client import (
     KieServerError,
     KieSubmitOutcomeUnknownError,
     KieTaskNotFoundError,
+    PollPolicy,
     TaskKind,
     TaskRecord,
     TaskState,
@@ -174,6 +176,58 @@ def test_rate_limit_defers_a_timed_backoff_instead_of_failing(client, context):
     assert deferred.value.method_name == "resume_submit"
     assert deferred.value.kwargs["attempt"] == 2
     assert STATE_STORE_KEY not in context["task_state_store"].data
+
+
+def test_the_backoff_waits_at_least_as_long_as_kie_asked(client, context):
+    client.runway_generate.side_effect = KieRateLimitError(
+        "slow down", code=429, http_status=429, endpoint="/g", retry_after=40.0
+    )
+    started = datetime.now(timezone.utc)
+    with pytest.raises(TaskDeferred) as deferred:
+        _generate().execute(context)
+    wait = (deferred.value.trigger.moment - started).total_seconds()
+    assert 40.0 <= wait < 41.0  # not the first backoff's 7.5-15 s
+
+
+def test_the_operators_client_sleeps_in_the_worker_only_for_short_retry_afters(mocker):
+    # The real client with the operators' submit policy: a long Retry-After comes back as a rate-limit
+    # error at once (so a deferrable task waits in the triggerer), a short one is slept and resent.
+    import httpx
+
+    from airflow_provider_kie.client import KieClient, RunwayGenerateRequest
+    from airflow_provider_kie.operators.base import SUBMIT_RETRY
+
+    assert _generate().hook.submit_retry is SUBMIT_RETRY
+    sleep = mocker.patch("airflow_provider_kie.client.sync_client.time.sleep")
+
+    def kie(retry_after: str) -> tuple[KieClient, list[httpx.Request]]:
+        seen: list[httpx.Request] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            if len(seen) == 1:
+                return httpx.Response(
+                    429, headers={"Retry-After": retry_after}, json={"code": 429, "msg": "busy"}
+                )
+            return httpx.Response(200, json={"code": 200, "msg": "success", "data": {"taskId": "t-ok"}})
+
+        transport = httpx.MockTransport(handler)
+        return KieClient(
+            "sk-x", base_url="http://kie.test", transport=transport, submit_retry=SUBMIT_RETRY
+        ), seen
+
+    request = RunwayGenerateRequest(prompt="a kite", duration=5, quality="720p", aspect_ratio="16:9")
+    long_wait, seen = kie("30")
+    with pytest.raises(KieRateLimitError) as refused:
+        long_wait.runway_generate(request)
+    assert len(seen) == 1
+    assert refused.value.retry_after == 30.0
+    sleep.assert_not_called()
+
+    short_wait, seen = kie("2")
+    assert short_wait.runway_generate(request) == "t-ok"
+    assert len(seen) == 2
+    assert 2.0 <= sleep.call_args.args[0] <= 2.5
 
 
 def test_rate_limit_budget_is_bounded(client, context):
@@ -339,6 +393,45 @@ def test_a_rendered_poll_interval_reaches_the_trigger(client, context):
     with pytest.raises(TaskDeferred) as deferred:
         _generate(poll_interval="2.5").execute(context)
     assert deferred.value.trigger.poll_interval == 2.5
+
+
+@pytest.mark.parametrize("unset", [None, "None", "", " null "])
+def test_an_unset_poll_interval_makes_the_trigger_follow_kies_phases(client, context, unset):
+    # None, or what "{{ params.poll_interval }}" renders for a null Param, means the phase-following default.
+    with pytest.raises(TaskDeferred) as deferred:
+        _generate(poll_interval=unset).execute(context)
+    trigger = deferred.value.trigger
+    assert trigger.serialize()[1]["poll_interval"] is None
+    assert trigger.poll_policy() == PollPolicy()
+    assert trigger.poll_policy().interval is None
+
+
+def test_the_default_poll_interval_is_phase_following_in_trigger_sensor_and_worker(client, context):
+    from airflow_provider_kie.sensors.runway import RunwayTaskSensor
+
+    op = RunwayGenerateOperator(task_id="gen", prompt="a fox", deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context)
+    assert deferred.value.trigger.poll_interval is None
+
+    client.get_task.return_value = _record("t1", TaskState.RUNNING, "generating")
+    sensor = RunwayTaskSensor(task_id="wait", kie_task_id="t1", deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(context)
+    assert deferred.value.trigger.poll_interval is None
+
+    client.wait_for_task.return_value = _record("new-task", TaskState.SUCCEEDED, video_url="https://x/v.mp4")
+    client.get_task.return_value = client.wait_for_task.return_value
+    context["task_state_store"] = FakeStateStore()  # a new task: nothing to resume
+    RunwayGenerateOperator(task_id="gen2", prompt="a fox", deferrable=False).execute(context)
+    assert client.wait_for_task.call_args.kwargs["poll"] == PollPolicy()
+
+
+def test_a_fixed_poll_interval_polls_at_that_pace_in_the_worker(client, context):
+    client.wait_for_task.return_value = _record("new-task", TaskState.SUCCEEDED, video_url="https://x/v.mp4")
+    client.get_task.return_value = client.wait_for_task.return_value
+    _generate(deferrable=False, poll_interval="4").execute(context)
+    assert client.wait_for_task.call_args.kwargs["poll"] == PollPolicy(interval=4.0)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -52,12 +53,14 @@ def _trigger(transport: httpx.MockTransport, **kw: Any) -> RunwayTaskTrigger:
     params.update(kw)
     trigger = RunwayTaskTrigger(**params)
 
-    async def make_client() -> AsyncKieClient:
-        return AsyncKieClient(
+    @asynccontextmanager
+    async def client() -> AsyncIterator[AsyncKieClient]:
+        async with AsyncKieClient(
             API_KEY, base_url="http://kie.test", transport=transport, retry=RetryPolicy.none()
-        )
+        ) as scripted:
+            yield scripted
 
-    trigger._make_client = make_client  # type: ignore[method-assign]
+    trigger._client = client  # type: ignore[method-assign]
     return trigger
 
 
@@ -196,8 +199,7 @@ def test_the_connection_is_looked_up_without_blocking(monkeypatch, mocker):
     trigger = RunwayTaskTrigger("t1", kie_conn_id="kie_async_trigger")
 
     async def build() -> str:
-        client = await trigger._make_client()
-        async with client:
+        async with trigger._client() as client:
             return client.base_url
 
     assert asyncio.run(build()) == "http://127.0.0.1:9"
