@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from airflow_provider_kie.client.errors import KieResponseError, api_error_for_code
+from airflow_provider_kie.client.errors import KieResponseError, KieServerError, api_error_for_code
 from airflow_provider_kie.client.retry import parse_retry_after
 
 __all__ = ["EXCERPT_LENGTH", "body_excerpt", "decode_envelope"]
@@ -57,8 +57,15 @@ def decode_envelope(response: httpx.Response, endpoint: str, redact: Callable[[s
     code = _code(body.get("code")) if isinstance(body, dict) else None
     if code is None:
         if status != 200:
-            # A proxy's HTML error page, or an envelope without a code: the HTTP status is all we have.
+            # A proxy's HTML error page, or an envelope without a code: the HTTP status is all we have, and
+            # it speaks HTTP. A 5xx is a server error whatever its number: KIE's own 501 ("generation
+            # failed") and 505 ("feature disabled") come in its body, and a proxy's "501 Not Implemented"
+            # before a submit must read as an unknown outcome, not as a failed generation.
             msg = body_excerpt(response.text, redact) if response.content else response.reason_phrase
+            if status >= 500:
+                raise KieServerError(
+                    msg, code=status, http_status=status, endpoint=endpoint, retry_after=retry_after
+                )
             raise api_error_for_code(
                 status, msg, http_status=status, endpoint=endpoint, retry_after=retry_after
             )

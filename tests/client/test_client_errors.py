@@ -105,8 +105,9 @@ def test_code_as_http_status_with_body_code_200(
     assert error.http_status == code
 
 
-@pytest.mark.parametrize("status", [502, 503])
+@pytest.mark.parametrize("status", [500, 501, 502, 503, 505])
 def test_proxy_html_error_page_maps_to_server_error(make_client: Any, status: int) -> None:
+    # No KIE envelope, so no KIE code: 501 is HTTP's "Not Implemented" here, not KIE's "generation failed".
     page = f"<html><head><title>{status} Bad Gateway</title></head>\n<body>nginx</body></html>"
     error, _ = credits_error(make_client, (status, page, {"content-type": "text/html"}))
     assert type(error) is KieServerError

@@ -359,6 +359,9 @@ OUTCOME_UNKNOWN: dict[str, tuple[Any, type[KieError]]] = {
     "http-500-envelope": ((500, env(500, "internal error")), KieServerError),
     "http-502-html": ((502, "<html><h1>502 Bad Gateway</h1></html>"), KieServerError),
     "http-503-empty": ((503, b""), KieServerError),
+    # 501/505 mean "generation failed"/"feature disabled" only in KIE's body; a proxy's page is a 5xx.
+    "http-501-html": ((501, "<html><h1>501 Not Implemented</h1></html>"), KieServerError),
+    "http-505-empty": ((505, b""), KieServerError),
     "body-500-under-200": ((200, env(500, "This field is required")), KieServerError),
     "body-408": ((200, env(408, "upstream timeout")), KieUpstreamTimeoutError),
     "read-timeout": (raising(httpx.ReadTimeout, "read timed out"), KieTransportError),
