@@ -14,15 +14,15 @@ stands in for Airflow:
   most C clips are in flight; scenario ``backoff``: no pool, every clip is admitted at once and KIE's
   refusals are handled by the operator's backoff alone.
 
-Time is scaled so the run is short: KIE durations (emulator ``time_scale``), the rate window, the poll
-interval, the operator's backoff constants, the client's retry delays and the timeouts are all multiplied by
-the same factor, so the figures are the real-time ones played faster. Figures are printed in KIE seconds
-(real seconds / scale). Only Retry-After does not scale (the emulator sends whole seconds, at least 1).
+Time is scaled so the run is short: KIE durations (emulator ``time_scale``), the rate window, the trigger's
+poll schedule (``PollPolicy.scaled``), the operator's backoff constants, the client's retry delays and the
+timeouts are all multiplied by the same factor, so the figures are the real-time ones played faster. Figures
+are printed in KIE seconds (real seconds / scale). Retry-After is read on the scaled clock too: the emulator
+sends whole real seconds (at least 1, so 1 KIE s once scaled, where KIE's 10 s window implies at most 10).
 
 Reported: makespan / bound, bound = max(N / (20 per 10 s), ceil(N / C) * T); failed tasks; duplicate paid
 submissions (paid tasks per clip beyond the first); 429s received; concurrency-cap refusals.
-Not here: the real-Airflow figure (scheduler + triggerer + workers), which needs the e2e stack - not yet
-measured.
+The real-Airflow figure (scheduler, triggerer, LocalExecutor workers) is ``bench_campaign_airflow.py``.
 
     python benchmarks/bench_campaign.py            # N=200, C=10, T=75 s, both scenarios, scale 0.05 (~3 min)
     python benchmarks/bench_campaign.py --quick    # N=60, C=10, scale 0.02
@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dataclasses
 import importlib
 import logging
 import math
@@ -112,7 +113,13 @@ class Campaign:
         s = self.scale
         # The client's own retry delays, scaled like everything else.
         self.retry = RetryPolicy(base_delay=0.5 * s, max_delay=30 * s, max_retry_after=120)
-        self.submit_retry = RetryPolicy(max_attempts=3, base_delay=1.0 * s, max_retry_after=30)
+        shipped = importlib.import_module("airflow_provider_kie.operators.base").SUBMIT_RETRY
+        self.submit_retry = dataclasses.replace(
+            shipped,
+            base_delay=shipped.base_delay * s,
+            max_delay=shipped.max_delay * s,
+            max_retry_after=shipped.max_retry_after * s,
+        )
         self._hook_cls = KieHook
 
     # -- operators ----------------------------------------------------------------------------------------
@@ -127,7 +134,8 @@ class Campaign:
             quality="720p",
             aspect_ratio="16:9",
             deferrable=True,
-            poll_interval=10.0 * s,
+            # Unset: the shipped phase-following schedule; scaled with the rest in scenario_run.
+            poll_interval=10.0 if self.args.trigger_policy == "fixed" else None,
             timeout=3600.0 * s,
             rate_limit_timeout=3600.0 * s,
         )
@@ -228,16 +236,22 @@ def scenario_run(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     bound_kie = max(args.n / (20 / 10.0), math.ceil(args.n / args.cap) * t_kie)
     with benchkit.emulator_process(**config) as emu:
         os.environ.update(benchkit.airflow_env(emu.base_url))
+        import airflow_provider_kie.client.envelope as envelope
         import airflow_provider_kie.operators.base as base
-        import airflow_provider_kie.triggers.runway as trigger_module
-        from airflow_provider_kie.client import PollPolicy
+        from airflow_provider_kie.triggers.runway import RunwayTaskTrigger
 
-        saved = (base.FIRST_BACKOFF, base.MAX_BACKOFF, trigger_module.PollPolicy)
+        saved = (base.FIRST_BACKOFF, base.MAX_BACKOFF, RunwayTaskTrigger.poll_policy)
+        parse_retry_after = envelope.parse_retry_after
         max_backoff = saved[1] if args.max_backoff is None else args.max_backoff
         base.FIRST_BACKOFF, base.MAX_BACKOFF = saved[0] * s, max_backoff * s
-        if args.trigger_policy == "default":
-            # An experiment: the trigger builds PollPolicy(interval=poll_interval); hand it PollPolicy().
-            trigger_module.PollPolicy = lambda **_: PollPolicy().scaled(s)  # type: ignore[assignment,misc]
+        # The trigger's own schedule (from its poll_interval), played on the scaled clock.
+        RunwayTaskTrigger.poll_policy = lambda self: saved[2](self).scaled(s)  # type: ignore[method-assign]
+
+        def scaled_retry_after(value: str | None, **kw: Any) -> float | None:
+            seconds = parse_retry_after(value, **kw)
+            return None if seconds is None else seconds * s
+
+        envelope.parse_retry_after = scaled_retry_after
         try:
             campaign = Campaign(args, scenario)
             limit = bound_kie * s * 3 + 30
@@ -245,7 +259,8 @@ def scenario_run(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
             started = campaign.run(limit)
             cpu = benchkit.cpu_seconds() - cpu0
         finally:
-            base.FIRST_BACKOFF, base.MAX_BACKOFF, trigger_module.PollPolicy = saved  # type: ignore[misc]
+            base.FIRST_BACKOFF, base.MAX_BACKOFF, RunwayTaskTrigger.poll_policy = saved  # type: ignore[method-assign]
+            envelope.parse_retry_after = parse_retry_after
         stats = emu.stats()
         tasks = emu.tasks()
     clips = campaign.clips
@@ -329,9 +344,9 @@ def main() -> int:
     parser.add_argument("--scenarios", default="pool,backoff", help="pool, backoff or both")
     parser.add_argument(
         "--trigger-policy",
-        choices=("fixed", "default"),
-        default="fixed",
-        help="fixed: the trigger as shipped (poll_interval 10 s); default: an experiment with PollPolicy()",
+        choices=("default", "fixed"),
+        default="default",
+        help="default: as shipped (poll_interval unset); fixed: poll_interval=10 (the old default)",
     )
     parser.add_argument(
         "--max-backoff",
@@ -437,7 +452,9 @@ def main() -> int:
             for r in results
         ],
     )
-    print("real-Airflow figure (scheduler + triggerer + workers): not yet measured (needs the e2e stack)")
+    print(
+        "real-Airflow figure (scheduler + triggerer + workers): python benchmarks/bench_campaign_airflow.py"
+    )
     return 0
 
 
