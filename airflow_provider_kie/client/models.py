@@ -11,7 +11,7 @@ unambiguous, and empty strings for optional URLs mean "not given".
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -80,6 +80,13 @@ def _prompt(value: Any) -> Any:
     return value
 
 
+def _not_boolean(value: Any) -> Any:
+    """Reject booleans where a number belongs: pydantic's lax mode would read ``True`` as 1."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not a boolean (got {value})")
+    return value
+
+
 def _to_field_errors(exc: ValidationError) -> list[FieldError]:
     errors = []
     for err in exc.errors():
@@ -110,6 +117,19 @@ class KieRequest(BaseModel):
         except ValidationError as exc:
             # ``from None``: pydantic's own error repeats the input values, prompts included.
             raise KieValidationError(type(self).__name__, _to_field_errors(exc)) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+        """pydantic's entry point for a dict, with the same typed error as the constructor."""
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        except ValidationError as exc:
+            # pydantic runs our __init__ for a dict and wraps its KieValidationError: unwrap it.
+            for error in exc.errors():
+                cause = error.get("ctx", {}).get("error")
+                if isinstance(cause, KieValidationError):
+                    raise cause from None
+            raise KieValidationError(cls.__name__, _to_field_errors(exc)) from None
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON body KIE expects: camelCase keys, unset optional fields left out."""
@@ -149,6 +169,7 @@ class RunwayGenerateRequest(KieRequest):
 
     _check_prompt = field_validator("prompt")(_prompt)
     _check_urls = field_validator("image_url", "callback_url", mode="before")(_optional_url)
+    _check_numbers = field_validator("duration", mode="before")(_not_boolean)
 
     @field_validator("duration")
     @classmethod
@@ -241,6 +262,7 @@ class AlephGenerateRequest(KieRequest):
 
     _check_prompt = field_validator("prompt")(_prompt)
     _check_urls = field_validator("reference_image", "callback_url", mode="before")(_optional_url)
+    _check_numbers = field_validator("seed", mode="before")(_not_boolean)
 
     @field_validator("video_url", mode="before")
     @classmethod

@@ -416,3 +416,28 @@ def test_jobs_rules() -> None:
         JobsCreateTaskRequest(model="m", input={}, callBackUrl="https://h.example.com/cb")
     assert info.value.fields == ("callBackUrl",)
     assert "is not a known parameter" in str(info.value)
+
+
+# -- coercion and entry points ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("build", "field"), [(runway, "duration"), (aleph, "seed")])
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_boolean_is_not_a_number(build: Any, field: str, flag: bool) -> None:
+    # pydantic's lax mode would read True as 1: a DAG passing a flag where a number belongs is a mistake.
+    error = invalid(build, **{field: flag})
+    assert error.fields == (field,)
+    assert f"must be a number, not a boolean (got {flag})" in str(error)
+
+
+def test_model_validate_raises_the_same_typed_error_without_repeating_inputs() -> None:
+    secret_prompt = "launch plan for project nightjar " * 3
+    data = {"prompt": secret_prompt, "duration": 7, "quality": "720p", "aspect_ratio": "16:9"}
+    with pytest.raises(KieValidationError) as info:
+        RunwayGenerateRequest.model_validate(data)
+    assert info.value.fields == ("duration",)
+    assert "must be 5 or 10 seconds (got 7)" in str(info.value)
+    assert "nightjar" not in str(info.value)
+    assert info.value.__cause__ is None
+    good = RunwayGenerateRequest.model_validate({**data, "duration": "5"})
+    assert good == RunwayGenerateRequest(**{**data, "duration": 5})
