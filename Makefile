@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: venv lint typecheck test test-fast demo bench clean
+.PHONY: venv lint typecheck test test-fast demo bench bench-airflow clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -44,13 +44,19 @@ test-fast: venv
 demo: venv
 	$(BIN)/python scripts/demo.py
 
-# Speed and scale as ratios against a baseline measured in the same run (~14 min); see benchmarks/README.md.
+# Speed and scale as ratios against a baseline measured in the same run; see benchmarks/README.md.
+# bench: the in-process benchmarks (~14 min). bench-airflow: the ones that run a real Airflow deployment
+# (scheduler, triggerer, LocalExecutor) on the local PostgreSQL, at KIE's real pace (~50 min).
 bench: venv
 	$(BIN)/python benchmarks/bench_import_cost.py
 	$(BIN)/python benchmarks/bench_download.py
 	$(BIN)/python benchmarks/bench_polling_cost.py
 	$(BIN)/python benchmarks/bench_campaign.py
 	$(BIN)/python benchmarks/bench_triggerer_density.py
+
+bench-airflow: venv
+	$(BIN)/python benchmarks/bench_worker_slots.py
+	$(BIN)/python benchmarks/bench_campaign_airflow.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache output

@@ -376,6 +376,272 @@ class TlsFiles:
         return cls(cert, key, bundle)
 
 
+# -- a real Airflow deployment (benchmark 1, benchmark 3's real-Airflow figure) ---------------------------
+BENCH_DAGS = Path(__file__).resolve().parent / "dags"
+#: Task-instance states holding an executor slot, and those holding a slot of an ``include_deferred`` pool.
+WORKER_STATES = ("queued", "running")
+POOL_STATES = ("queued", "running", "deferred")
+
+
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(busy, total) CPU clock ticks of the whole machine since boot, from ``/proc/stat``: every process
+    counts, Airflow's short-lived task processes and anything else running on the machine alike."""
+    with open("/proc/stat") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def machine_busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Cores kept busy on average between two :func:`machine_cpu_ticks` readings."""
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return (os.cpu_count() or 1) * busy / max(1, total)
+
+
+def e2e_stack_module() -> Any:
+    """``tests/e2e/kie_e2e_stack.py``, the e2e suite's deployment code, imported from the repository root."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.e2e import kie_e2e_stack
+
+    return kie_e2e_stack
+
+
+def _postgres_db(stack: Any) -> Any:
+    """A fresh database on the local PostgreSQL, as the e2e suite finds it; exit with the reason if none.
+
+    Named like the e2e suite's (``kie_e2e_<epoch>_...``) so that a later e2e session drops it should this
+    process die before its own teardown.
+    """
+    import secrets
+
+    host = os.environ.get("KIE_E2E_PGHOST", "127.0.0.1")
+    port = int(os.environ.get("KIE_E2E_PGPORT", "5432"))
+    if not stack.pg_reachable(host, port):
+        sys.exit(f"PostgreSQL is unreachable at {host}:{port}; the real-Airflow benchmarks need it")
+    user, driver = stack.pg_user(host, port), stack.pg_driver()
+    if user is None or driver is None:
+        sys.exit(f"PostgreSQL at {host}:{port}: no trust-auth user or no driver (psycopg2) in this venv")
+    name = f"kie_e2e_{int(time.time())}_bench_{secrets.token_hex(3)}"
+    return stack.PostgresDB(host=host, port=port, user=user, name=name, driver=driver)
+
+
+@contextlib.contextmanager
+def real_airflow(
+    emulator: EmulatorProcess,
+    dag_files: Sequence[str],
+    dag_ids: Sequence[str],
+    slots: int,
+    env: dict[str, str],
+    keep_logs: str | None = None,
+) -> Iterator[Any]:
+    """A real Airflow deployment - the e2e suite's ``AirflowStack``: fresh PostgreSQL database, LocalExecutor
+    with ``slots`` worker slots (``[core] parallelism``), scheduler, dag processor, triggerer, api-server -
+    using ``emulator`` as KIE, with ``dag_files`` from ``benchmarks/dags`` and ``env`` given to every
+    component. Yields the stack once ``dag_ids`` are parsed; stops every process and drops the database on
+    the way out (first copying the task and component logs to ``keep_logs``, when given), then reports any
+    process that outlived the teardown."""
+    stack_module = e2e_stack_module()
+    root = Path(tempfile.mkdtemp(prefix="kie-bench-stack-"))
+    stack = stack_module.AirflowStack(
+        root=root,
+        db=_postgres_db(stack_module),
+        api_key=API_KEY,
+        parallelism=slots,
+        extra_env=env,
+        extra_dags=tuple(BENCH_DAGS / name for name in dag_files),
+        external_emulator_url=emulator.base_url,
+    )
+    started = time.monotonic()
+    try:
+        stack.start()
+        stack.wait_for_dags(dag_ids, timeout=180)
+        note(f"Airflow deployment ready in {time.monotonic() - started:.0f} s ({stack.db.url}, {root})")
+        yield stack
+    finally:
+        strays = stack.stop()
+        leftovers = [str(proc.pid) for proc in stack.procs.strays()]
+        import shutil
+
+        if keep_logs:
+            for source in (stack.home / "logs", stack.component_logs):
+                shutil.copytree(source, Path(keep_logs) / source.name, dirs_exist_ok=True)
+            note(f"Airflow logs kept in {keep_logs}")
+        shutil.rmtree(root, ignore_errors=True)
+        if strays or leftovers:
+            note(f"WARNING: processes outlived the teardown and were killed: {strays + leftovers}")
+
+
+class TaskInstanceSampler:
+    """Reads one DAG run's task instances from the metadata database every ``interval`` seconds, in a thread.
+
+    What the final rows cannot tell: how many tasks held a worker (or pool) slot at once, and when each task
+    was first queued (a deferred task's ``queued_dttm`` is overwritten when it is queued again to resume).
+    One persistent psycopg2 connection: a query costs well under a millisecond of this process's CPU.
+    """
+
+    def __init__(self, db: Any, dag_id: str, run_id: str, interval: float = 0.5) -> None:
+        import threading
+
+        self.db, self.dag_id, self.run_id, self.interval = db, dag_id, run_id, interval
+        #: (epoch seconds, {state: count}) per sample.
+        self.samples: list[tuple[float, dict[str, int]]] = []
+        #: map_index -> (first queued_dttm, first start_date) as epoch seconds.
+        self.first_start: dict[int, tuple[float, float]] = {}
+        #: (map_index, state) -> when a sample first saw that task instance in that state.
+        self.first_seen: dict[tuple[int, str], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ti-sampler", daemon=True)
+
+    def start(self) -> TaskInstanceSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(host=self.db.host, port=self.db.port, user=self.db.user, dbname=self.db.name)
+        conn.autocommit = True
+        query = (
+            "SELECT map_index, state, extract(epoch FROM queued_dttm), extract(epoch FROM start_date) "
+            "FROM task_instance WHERE dag_id = %s AND run_id = %s"
+        )
+        try:
+            with conn.cursor() as cursor:
+                while not self._stop.wait(self.interval):
+                    cursor.execute(query, (self.dag_id, self.run_id))
+                    self._record(time.time(), cursor.fetchall())
+        finally:
+            conn.close()
+
+    def _record(self, at: float, rows: list[tuple[Any, ...]]) -> None:
+        counts: dict[str, int] = {}
+        for map_index, state, queued, started in rows:
+            counts[state or "none"] = counts.get(state or "none", 0) + 1
+            self.first_seen.setdefault((map_index, state or "none"), at)
+            if started is not None and queued is not None and map_index not in self.first_start:
+                self.first_start[map_index] = (float(queued), float(started))
+        self.samples.append((at, counts))
+
+    def latest(self) -> dict[str, int]:
+        return dict(self.samples[-1][1]) if self.samples else {}
+
+    def all_seen(self, state: str) -> float:
+        """When the last task instance was first seen in ``state`` (NaN if one never was)."""
+        indices = {index for index, _ in self.first_seen}
+        times = [self.first_seen.get((index, state), math.nan) for index in indices]
+        return max(times) if times and not any(math.isnan(t) for t in times) else math.nan
+
+    def max_in(self, states: Sequence[str]) -> int:
+        """The most task instances seen at once in ``states``."""
+        return max((sum(c.get(s, 0) for s in states) for _, c in self.samples), default=0)
+
+    def slot_seconds(self, states: Sequence[str], slots: int, while_waiting: bool = False) -> float:
+        """Integral over the samples of task instances in ``states`` (capped at ``slots``); with
+        ``while_waiting``, instead the integral of *free* slots while some task had not been queued yet."""
+        total = 0.0
+        for (at, counts), (nxt, _) in zip(self.samples, self.samples[1:], strict=False):
+            held = min(slots, sum(counts.get(s, 0) for s in states))
+            if while_waiting:
+                waiting = counts.get("scheduled", 0) + counts.get("none", 0)
+                total += (slots - held) * (nxt - at) if waiting else 0.0
+            else:
+                total += held * (nxt - at)
+        return total
+
+
+def epoch(value: str | None) -> float:
+    """An ISO timestamp from the metadata DB or the REST API as epoch seconds (NaN for none)."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(value).timestamp() if value else math.nan
+
+
+def task_instance_rows(db: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """Final task-instance rows of a run, timestamps as epoch seconds.
+
+    ``start_date`` is the first start (Airflow keeps it across a deferral), ``scheduled_dttm`` the moment a
+    trigger's event re-scheduled the task (for a resumed task), ``queued_dttm`` its last queueing."""
+    rows = db.rows(
+        "SELECT map_index, state, start_date, end_date, queued_dttm, scheduled_dttm, try_number "
+        f"FROM task_instance WHERE dag_id = '{dag_id}' AND run_id = '{run_id}' ORDER BY map_index"
+    )
+    for row in rows:
+        for key in ("start_date", "end_date", "queued_dttm", "scheduled_dttm"):
+            row[key] = epoch(row[key])
+    return rows
+
+
+def task_log_records(
+    stack: Any, dag_id: str, run_id: str, task_id: str, map_index: int
+) -> list[dict[str, Any]]:
+    """Every structured (JSON) record of a task instance's logs on disk - worker and trigger parts, all
+    tries - in file order; lines that are not JSON are skipped."""
+    records = []
+    for path in sorted(stack.task_log_dir(dag_id, run_id, task_id, map_index).glob("attempt=*.log*")):
+        for line in path.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict):
+                    records.append(record)
+    return records
+
+
+def failure_reasons(
+    stack: Any, dag_id: str, run_id: str, task_id: str, rows: list[dict[str, Any]]
+) -> list[str]:
+    """For each task instance that did not succeed: its map index and first error (or warning) from its
+    logs, or the scheduler's word when the task itself logged none (e.g. an executor/state race)."""
+    reasons = []
+    for row in rows:
+        if row["state"] == "success":
+            continue
+        records = task_log_records(stack, dag_id, run_id, task_id, row["map_index"])
+        errors = [r for r in records if r.get("level") in ("error", "critical")]
+        errors = errors or [r for r in records if r.get("level") == "warning"]
+        if errors:
+            text = f"{errors[0].get('event')} {errors[0].get('error_detail') or ''}"
+        else:
+            text = _scheduler_says(stack, run_id, row["map_index"])
+        reasons.append(f"[{row['map_index']}] {row['state']}: {text.strip()[:400]}")
+    return reasons
+
+
+def _scheduler_says(stack: Any, run_id: str, map_index: int) -> str:
+    """The scheduler log's error lines about one task instance of ``run_id``."""
+    try:
+        lines = (stack.component_logs / "scheduler.log").read_text(errors="replace").splitlines()
+    except OSError:
+        return "no error in the task log"
+    about = [
+        line for line in lines if run_id in line and f"map_index={map_index}" in line and "error" in line
+    ]
+    return "scheduler: " + about[0][:400] if about else "no error in the task or scheduler log"
+
+
+def wait_dag_run(
+    stack: Any, dag_id: str, run_id: str, timeout: float, sampler: TaskInstanceSampler | None = None
+) -> dict[str, Any]:
+    """Wait for a DAG run to end (REST API, every 2 s); print progress every minute."""
+    started = last_note = time.monotonic()
+    while True:
+        run = stack.run(dag_id, run_id)
+        if run["state"] in ("success", "failed"):
+            return dict(run)
+        now = time.monotonic()
+        if now - started > timeout:
+            stack.fail_run(dag_id, run_id)
+            raise TimeoutError(f"{dag_id}/{run_id} still {run['state']} after {timeout:.0f} s")
+        if sampler is not None and now - last_note >= 60:
+            last_note = now
+            note(f"  {now - started:4.0f} s: {sampler.latest()}")
+        time.sleep(2)
+
+
 def _serve(config_json: str) -> None:
     """Child-process entry: serve the emulator with the given config until SIGINT/SIGTERM."""
     import uvicorn

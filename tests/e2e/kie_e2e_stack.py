@@ -377,6 +377,13 @@ class AirflowStack:
     parallelism: int = 4
     time_scale: float = 0.08
     token: str = field(default_factory=lambda: secrets.token_hex(8))
+    #: More environment for every component (e.g. a benchmark's ``AIRFLOW__...`` settings); applied last.
+    extra_env: dict[str, str] = field(default_factory=dict)
+    #: More DAG files to copy into the DAGs folder beside the sample and e2e DAGs.
+    extra_dags: tuple[Path, ...] = ()
+    #: An emulator the caller runs (e.g. a benchmark's, with a phase timeline its CLI cannot set); when
+    #: empty the stack starts its own with ``time_scale``.
+    external_emulator_url: str = ""
 
     def __post_init__(self) -> None:
         self.home = self.root / "airflow-home"
@@ -437,6 +444,7 @@ class AirflowStack:
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "5",
             "AIRFLOW_CONN_KIE_DEFAULT": json.dumps(conn),
+            **self.extra_env,
         }
 
     def start(self) -> None:
@@ -444,10 +452,14 @@ class AirflowStack:
             path.mkdir(parents=True, exist_ok=True)
         # A snapshot of the sample DAGs (others may edit dags/ while the suite runs) plus the e2e-only DAG.
         shutil.copytree(SAMPLE_DAGS, self.dags, ignore=shutil.ignore_patterns("__pycache__"))
-        for extra in E2E_DAGS.glob("*.py"):
+        for extra in (*E2E_DAGS.glob("*.py"), *self.extra_dags):
             shutil.copy2(extra, self.dags / extra.name)
         self.db.create()
-        self._start_emulator()
+        if self.external_emulator_url:
+            self.emulator_url = self.external_emulator_url
+            self.emulator = EmulatorControl(self.emulator_url)
+        else:
+            self._start_emulator()
         migrate = subprocess.run(
             [AIRFLOW_BIN, "db", "migrate"],
             env={**self.env(), "KIE_E2E_SESSION": self.token},
