@@ -67,6 +67,11 @@ MAX_BACKOFF = 300.0
 #: these attempts, goes to the backoff above, which a deferrable operator spends in the triggerer rather
 #: than holding a worker slot (the client's default would sleep up to 30 s per attempt).
 SUBMIT_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=4.0, max_retry_after=5.0)
+#: Seconds between a submit and the first status check (at most the fixed ``poll_interval``, when one is
+#: set). No clip succeeds that fast; the one thing an immediate check sees is a concurrency-cap refusal, and
+#: a trigger event that arrives within a second or two of the deferral can race Airflow's own bookkeeping
+#: of that deferral (benchmarks/README.md, worker slots: a 1 s deferral failed that way once).
+FIRST_POLL_AFTER_SUBMIT = 5.0
 #: A placeholder that passes URL validation while a local input file still awaits upload.
 _PENDING_UPLOAD_URL = "https://upload.pending.invalid/input"
 
@@ -281,7 +286,7 @@ class KieVideoBaseOperator(BaseOperator):
         self._remember(context, task_id)
         if not self.wait_for_completion:
             return {"kie_task_id": task_id, "kind": self.kind.value, "state": "submitted"}
-        return self._wait(context, task_id, attempt, first_try_at)
+        return self._wait(context, task_id, attempt, first_try_at, just_submitted=True)
 
     def _remember(self, context: Context, task_id: str) -> None:
         store = context.get("task_state_store")
@@ -325,7 +330,17 @@ class KieVideoBaseOperator(BaseOperator):
         return self._submit_and_wait(context, attempt, first_try_at or time.time())
 
     # -- 5: wait ---------------------------------------------------------------------------------------
-    def _wait(self, context: Context, task_id: str, attempt: int, first_try_at: float) -> Any:
+    def _first_poll_after(self, just_submitted: bool) -> float:
+        """A reconnect checks at once; a fresh submit waits a little (see ``FIRST_POLL_AFTER_SUBMIT``)."""
+        if not just_submitted:
+            return 0.0
+        interval = self.poll_seconds
+        return FIRST_POLL_AFTER_SUBMIT if interval is None else min(FIRST_POLL_AFTER_SUBMIT, interval)
+
+    def _wait(
+        self, context: Context, task_id: str, attempt: int, first_try_at: float, just_submitted: bool = False
+    ) -> Any:
+        first_poll_after = self._first_poll_after(just_submitted)
         if self.deferrable:
             # Imported here: the trigger module (and airflow.triggers) is only needed once a task defers,
             # not each time a DAG file that uses these operators is parsed.
@@ -338,6 +353,7 @@ class KieVideoBaseOperator(BaseOperator):
                     kie_conn_id=self.kie_conn_id,
                     poll_interval=self.poll_seconds,
                     deadline=time.time() + self.timeout,
+                    first_poll_after=first_poll_after,
                 ),
                 method_name="execute_complete",
                 kwargs={"attempt": attempt, "first_try_at": first_try_at},
@@ -348,7 +364,7 @@ class KieVideoBaseOperator(BaseOperator):
             record = self.hook.get_conn().wait_for_task(
                 task_id,
                 self.kind,
-                poll=PollPolicy(interval=self.poll_seconds),
+                poll=PollPolicy(interval=self.poll_seconds, first_poll_after=first_poll_after),
                 timeout=self.timeout,
                 raise_on_failure=False,
             )

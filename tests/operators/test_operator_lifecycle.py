@@ -22,7 +22,7 @@ from airflow_provider_kie.client import (
     TaskState,
 )
 from airflow_provider_kie.completion import KieTaskFailed, KieWaitFailed
-from airflow_provider_kie.operators.base import STATE_STORE_KEY
+from airflow_provider_kie.operators.base import FIRST_POLL_AFTER_SUBMIT, STATE_STORE_KEY
 from airflow_provider_kie.operators.runway import (
     RunwayAlephOperator,
     RunwayExtendOperator,
@@ -424,14 +424,35 @@ def test_the_default_poll_interval_is_phase_following_in_trigger_sensor_and_work
     client.get_task.return_value = client.wait_for_task.return_value
     context["task_state_store"] = FakeStateStore()  # a new task: nothing to resume
     RunwayGenerateOperator(task_id="gen2", prompt="a fox", deferrable=False).execute(context)
-    assert client.wait_for_task.call_args.kwargs["poll"] == PollPolicy()
+    assert client.wait_for_task.call_args.kwargs["poll"] == PollPolicy(
+        first_poll_after=FIRST_POLL_AFTER_SUBMIT
+    )
 
 
 def test_a_fixed_poll_interval_polls_at_that_pace_in_the_worker(client, context):
     client.wait_for_task.return_value = _record("new-task", TaskState.SUCCEEDED, video_url="https://x/v.mp4")
     client.get_task.return_value = client.wait_for_task.return_value
     _generate(deferrable=False, poll_interval="4").execute(context)
-    assert client.wait_for_task.call_args.kwargs["poll"] == PollPolicy(interval=4.0)
+    assert client.wait_for_task.call_args.kwargs["poll"] == PollPolicy(interval=4.0, first_poll_after=4.0)
+
+
+@pytest.mark.parametrize(("poll_interval", "expected"), [(None, 5.0), (2, 2.0), (30, 5.0)])
+def test_the_first_check_after_a_submit_waits_a_little(client, context, poll_interval, expected):
+    # No clip succeeds within seconds; an event right after the deferral can race Airflow's bookkeeping.
+    assert expected <= FIRST_POLL_AFTER_SUBMIT
+    with pytest.raises(TaskDeferred) as deferred:
+        _generate(poll_interval=poll_interval).execute(context)
+    assert deferred.value.trigger.first_poll_after == expected
+
+
+def test_a_reconnect_checks_at_once(client, context):
+    context["task_state_store"].set(STATE_STORE_KEY, "earlier-task")
+    client.get_task.return_value = _record("earlier-task", TaskState.RUNNING, "generating")
+    with pytest.raises(TaskDeferred) as deferred:
+        _generate(poll_interval=None).execute(context)
+    assert deferred.value.trigger.kie_task_id == "earlier-task"
+    assert deferred.value.trigger.first_poll_after == 0.0
+    client.runway_generate.assert_not_called()
 
 
 @pytest.mark.parametrize(
