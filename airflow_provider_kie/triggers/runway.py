@@ -120,8 +120,10 @@ class RunwayTaskTrigger(BaseTrigger):
         await asyncio.sleep(max(0.0, seconds if left is None else min(seconds, left)))
 
     def poll_policy(self) -> PollPolicy:
-        """The schedule this trigger polls on."""
-        return PollPolicy(interval=self.poll_interval, jitter=self.jitter)
+        """The schedule this trigger polls on, first poll included."""
+        return PollPolicy(
+            interval=self.poll_interval, jitter=self.jitter, first_poll_after=self.first_poll_after
+        )
 
     @asynccontextmanager
     async def _client(self) -> AsyncIterator[AsyncKieClient]:
@@ -136,7 +138,8 @@ class RunwayTaskTrigger(BaseTrigger):
             yield client
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        tracker = PollTracker(self.poll_policy())
+        policy = self.poll_policy()
+        tracker = PollTracker(policy)
         rng = random.Random()  # noqa: S311 - jitter, not cryptography
         started = time.time()
         async with AsyncExitStack() as stack:
@@ -146,8 +149,8 @@ class RunwayTaskTrigger(BaseTrigger):
                 yield self._event("error", message=str(exc), error_type=type(exc).__name__)
                 return
             self.log.info("Waiting for KIE %s task %s", self.kind, self.kie_task_id)
-            if self.first_poll_after:
-                await self._sleep(self.first_poll_after)
+            if policy.first_poll_after:
+                await self._sleep(policy.first_poll_after)
             while True:
                 left = self._seconds_left()
                 if left is not None and left <= 0:

@@ -402,7 +402,7 @@ def test_an_unset_poll_interval_makes_the_trigger_follow_kies_phases(client, con
         _generate(poll_interval=unset).execute(context)
     trigger = deferred.value.trigger
     assert trigger.serialize()[1]["poll_interval"] is None
-    assert trigger.poll_policy() == PollPolicy()
+    assert trigger.poll_policy() == PollPolicy(first_poll_after=FIRST_POLL_AFTER_SUBMIT)
     assert trigger.poll_policy().interval is None
 
 

@@ -210,3 +210,36 @@ def test_the_connection_is_looked_up_without_blocking(monkeypatch, mocker):
 def test_unknown_kind_is_rejected(bad_kind):
     with pytest.raises(ValueError):
         RunwayTaskTrigger("t1", kind=bad_kind)
+
+
+def test_the_first_poll_waits_first_poll_after_and_the_policy_carries_it():
+    transport, seen = _script([_runway("generating"), _runway("success")])
+    trigger = _trigger(transport, first_poll_after=7.5)
+    assert trigger.poll_policy().first_poll_after == 7.5
+    order: list[Any] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        order.append(("sleep", seconds, len(seen)))
+
+    trigger._sleep = fake_sleep  # type: ignore[method-assign]
+    (event,) = _events(trigger)
+    assert event["status"] == "succeeded"
+    assert order[0] == ("sleep", 7.5, 0)  # before any request
+    assert len(seen) == 2
+
+
+def test_a_scaled_policy_scales_the_first_poll_too():
+    # Benchmarks play the trigger faster by scaling poll_policy(); the first wait must follow.
+    transport, _ = _script([_runway("success")])
+    trigger = _trigger(transport, first_poll_after=100.0)
+    original = trigger.poll_policy
+    trigger.poll_policy = lambda: original().scaled(0.0001)  # type: ignore[method-assign]
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    trigger._sleep = fake_sleep  # type: ignore[method-assign]
+    (event,) = _events(trigger)
+    assert event["status"] == "succeeded"
+    assert slept[0] == pytest.approx(0.01)
