@@ -7,9 +7,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from airflow.sdk import Param
+
 from airflow_provider_kie._compat import AirflowFailException
 
-__all__ = ["optional_positive_seconds", "positive_seconds", "task_id_from"]
+__all__ = ["optional_positive_seconds", "poll_interval_param", "positive_seconds", "task_id_from"]
 
 #: What an unset optional number renders to through a template such as ``"{{ params.poll_interval }}"``.
 _UNSET_RENDERINGS = ("", "none", "null")
@@ -31,6 +33,23 @@ def optional_positive_seconds(name: str, value: Any) -> float | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in _UNSET_RENDERINGS):
         return None
     return positive_seconds(name, value)
+
+
+def poll_interval_param() -> Param:
+    """A DAG Param for the operators' ``poll_interval``: empty (the default) or a positive number of seconds.
+
+    Pass it on as ``poll_interval="{{ params.poll_interval }}"``: an empty Param renders as ``"None"``, which
+    the operators read as unset (the phase-following schedule).
+    """
+    return Param(
+        None,
+        type=["null", "number"],
+        exclusiveMinimum=0,
+        description=(
+            "Seconds between KIE status polls; empty (the default) follows the clip's phase at KIE: "
+            "every 15 s while it queues, every 9 s once it may finish"
+        ),
+    )
 
 
 def task_id_from(source: Any) -> str:

@@ -28,6 +28,7 @@ from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_kie.operators.runway import RunwayGenerateOperator
+from airflow_provider_kie.params import poll_interval_param
 
 MANIFEST_FIELDS = [
     "clip",
@@ -63,15 +64,7 @@ with DAG(
         "duration": Param(5, enum=[5, 10]),
         "quality": Param("720p", enum=["720p", "1080p"]),
         "output_root": Param("output", type="string"),
-        "poll_interval": Param(
-            None,
-            type=["null", "number"],
-            exclusiveMinimum=0,
-            description=(
-                "Seconds between KIE status polls; empty (the default) follows the clip's phase at KIE: "
-                "every 15 s while it queues, every 9 s once it may finish"
-            ),
-        ),
+        "poll_interval": poll_interval_param(),
     },
 ) as dag:
 

@@ -28,6 +28,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, Param, get_current_context, task
 
 from airflow_provider_kie.operators.runway import RunwayExtendOperator, RunwayGenerateOperator
+from airflow_provider_kie.params import poll_interval_param
 
 DAILY_CLIPS = Asset("kie://marketing/daily-clips")
 PROMPTS_DIR = Path(__file__).parent / "prompts"
@@ -50,15 +51,7 @@ with DAG(
         ),
         "prompts_file": Param("daily_marketing.json", type="string", description="File in dags/prompts/"),
         "quality": Param("720p", enum=["720p", "1080p"], description="Quality of the generated clips"),
-        "poll_interval": Param(
-            None,
-            type=["null", "number"],
-            exclusiveMinimum=0,
-            description=(
-                "Seconds between KIE status polls; empty (the default) follows the clip's phase at KIE: "
-                "every 15 s while it queues, every 9 s once it may finish"
-            ),
-        ),
+        "poll_interval": poll_interval_param(),
     },
 ) as dag:
 

@@ -23,6 +23,7 @@ from typing import Any
 from airflow.sdk import DAG, Param, task
 
 from airflow_provider_kie.operators.runway import RunwayAlephOperator, RunwayGenerateOperator
+from airflow_provider_kie.params import poll_interval_param
 
 DEFAULT_IMAGES_DIR = str(Path(__file__).parent / "assets" / "products")
 OUTPUT_DIR = "{{ params.output_root }}/products/{{ data_interval_start | ds }}"
@@ -46,15 +47,7 @@ with DAG(
         ),
         "style_prompt": Param("Restyle as a hand-painted watercolour animation, warm palette", type="string"),
         "output_root": Param("output", type="string"),
-        "poll_interval": Param(
-            None,
-            type=["null", "number"],
-            exclusiveMinimum=0,
-            description=(
-                "Seconds between KIE status polls; empty (the default) follows the clip's phase at KIE: "
-                "every 15 s while it queues, every 9 s once it may finish"
-            ),
-        ),
+        "poll_interval": poll_interval_param(),
     },
 ) as dag:
 
