@@ -78,8 +78,8 @@ default ``fast_test_config()`` = time_scale 0.002), ``kie_emulator_session`` (on
   balance; a submission the balance cannot cover is code 402 and charges nothing. Failed tasks (concurrency
   cap, moderation, injected failures) are refunded when their failure shows. Default costs (illustrative, not
   KIE's price list; override with ``costs``): generate 5 s 720p = 12, 10 s 720p = 30, 5 s 1080p = 30; extend
-  720p = 12, 1080p = 30; Aleph = 60; jobs = 20 for any model (key ``(TaskKind.JOBS, 0, model)``, fallback
-  ``(TaskKind.JOBS, 0, "*")``).
+  720p = 12, 1080p = 30; Aleph = 60; jobs = 20 for any model (key ``(SubmissionKind.JOBS, 0, model)``,
+  fallback ``(SubmissionKind.JOBS, 0, "*")``).
 * **Rate limit**: more than ``rate_limit`` (20) submissions (generate, extend, Aleph, jobs; valid or not)
   within a sliding ``rate_window_s`` (10 real seconds) get HTTP 429, body code 429 and ``Retry-After``;
   nothing is queued.
@@ -119,7 +119,7 @@ Durations named ``*_s`` are KIE seconds, multiplied by ``time_scale``, except ``
 | --- | --- | --- |
 | ``api_keys`` | ``None`` | accepted keys; ``None`` = any non-empty key |
 | ``initial_credits`` | 10000 | balance at start and after reset |
-| ``costs`` | see above | ``{(TaskKind, duration, quality): credits}``; missing keys use the defaults |
+| ``costs`` | see above | ``{(SubmissionKind, duration, quality or jobs model): credits}``; else defaults |
 | ``timeline`` | 5/10/60 | ``PhaseTimeline(wait_s, queueing_s, generating_s)`` of Runway and jobs tasks |
 | ``aleph_timeline`` | 5/10/120 | the same for Aleph tasks |
 | ``time_scale`` | 1.0 | 0.005 turns a 75 s generation into ~0.4 s |
@@ -195,10 +195,10 @@ from airflow_provider_kie.emulator.config import (
     DEFAULT_PORT,
     EmulatorConfig,
     PhaseTimeline,
-    TaskKind,
+    SubmissionKind,
 )
 from airflow_provider_kie.emulator.faults import FaultKind, FaultRule, FaultTiming
-from airflow_provider_kie.emulator.models import CallbackAttempt, EmulatorStats, TaskSnapshot, TaskState
+from airflow_provider_kie.emulator.models import CallbackAttempt, EmulatorStats, TaskPhase, TaskSnapshot
 from airflow_provider_kie.emulator.server import EmulatorServer, RunningEmulator, running_emulator
 from airflow_provider_kie.emulator.state import EmulatorState
 
@@ -216,9 +216,9 @@ __all__ = [
     "FaultTiming",
     "PhaseTimeline",
     "RunningEmulator",
-    "TaskKind",
+    "SubmissionKind",
+    "TaskPhase",
     "TaskSnapshot",
-    "TaskState",
     "create_app",
     "running_emulator",
 ]

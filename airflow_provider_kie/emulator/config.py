@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from airflow_provider_kie.emulator.faults import FaultRule
 
@@ -22,9 +23,17 @@ DEFAULT_HOST = "127.0.0.1"
 #: Path prefix under which the same server plays KIE's separate file-upload host.
 UPLOAD_HOST_PREFIX = "/upload-host"
 
+#: A record namespace: KIE looks task ids up per family, each at its own record endpoint.
+Family = Literal["runway", "aleph", "jobs"]
 
-class TaskKind(str, enum.Enum):
-    """What a submission asked for; the first element of a cost-table key."""
+
+class SubmissionKind(str, enum.Enum):
+    """What a submission asked for; the first element of a cost-table key.
+
+    Not ``TaskKind``: the client's ``records.TaskKind`` is the API family (runway, aleph, jobs) that decides
+    the status endpoint, whereas these are the priced submissions (generate and extend are both Runway);
+    their family is :attr:`family`.
+    """
 
     GENERATE = "generate"
     EXTEND = "extend"
@@ -33,27 +42,35 @@ class TaskKind(str, enum.Enum):
     JOBS = "jobs"
 
     @property
-    def family(self) -> str:
+    def family(self) -> Family:
         """Record namespace: ``runway`` (generate and extend), ``aleph`` or ``jobs``. KIE looks task ids up
         per family, so an id is unknown to the other families' record endpoints."""
-        return "runway" if self in (TaskKind.GENERATE, TaskKind.EXTEND) else self.value
+        return _FAMILIES[self]
 
 
-#: Cost-table key: (kind, clip duration in seconds, quality). Jobs tasks use ``(JOBS, 0, model)``, falling
-#: back to ``(JOBS, 0, "*")``.
-CostKey = tuple[TaskKind, int, str]
+_FAMILIES: Mapping[SubmissionKind, Family] = {
+    SubmissionKind.GENERATE: "runway",
+    SubmissionKind.EXTEND: "runway",
+    SubmissionKind.ALEPH: "aleph",
+    SubmissionKind.JOBS: "jobs",
+}
+
+#: Cost-table key: (kind, clip duration in seconds, price tier). The price tier is the video quality for
+#: Runway and Aleph, and the model name for jobs tasks, which use ``(JOBS, 0, model)``, falling back to
+#: ``(JOBS, 0, "*")``.
+CostKey = tuple[SubmissionKind, int, str]
 
 #: Illustrative defaults, not KIE's price list (which changes and differs per plan): they only need to be
 #: distinct and non-zero so tests can tell the kinds apart. Extensions add 5 s; Aleph outputs at most 5 s and
 #: takes no quality, so it is keyed as ``(ALEPH, 5, "720p")``.
 DEFAULT_COSTS: Mapping[CostKey, int] = {
-    (TaskKind.GENERATE, 5, "720p"): 12,
-    (TaskKind.GENERATE, 10, "720p"): 30,
-    (TaskKind.GENERATE, 5, "1080p"): 30,
-    (TaskKind.EXTEND, 5, "720p"): 12,
-    (TaskKind.EXTEND, 5, "1080p"): 30,
-    (TaskKind.ALEPH, 5, "720p"): 60,
-    (TaskKind.JOBS, 0, "*"): 20,
+    (SubmissionKind.GENERATE, 5, "720p"): 12,
+    (SubmissionKind.GENERATE, 10, "720p"): 30,
+    (SubmissionKind.GENERATE, 5, "1080p"): 30,
+    (SubmissionKind.EXTEND, 5, "720p"): 12,
+    (SubmissionKind.EXTEND, 5, "1080p"): 30,
+    (SubmissionKind.ALEPH, 5, "720p"): 60,
+    (SubmissionKind.JOBS, 0, "*"): 20,
 }
 
 #: Hosts the emulator POSTs callbacks to by default: loopback only, so a ``callBackUrl`` copied from KIE's
@@ -93,8 +110,9 @@ class EmulatorConfig:
         api_keys: Accepted bearer keys. ``None`` accepts any non-empty key, so requests copied from KIE's
             quickstart (``Bearer YOUR_API_KEY``) work unchanged.
         initial_credits: Credit balance at start and after a reset.
-        costs: Credits charged per accepted submission, keyed by ``(TaskKind, duration, quality)``. Keys
-            missing here fall back to :data:`DEFAULT_COSTS`, then to 0.
+        costs: Credits charged per accepted submission, keyed by :data:`CostKey`
+            ``(SubmissionKind, duration, price tier)``. Keys missing here fall back to :data:`DEFAULT_COSTS`,
+            then to 0.
         timeline: Phase durations of Runway generate/extend and jobs tasks (KIE seconds).
         aleph_timeline: Phase durations of Aleph tasks (KIE seconds); KIE's Aleph typically takes minutes.
         time_scale: Multiplier applied to every KIE-seconds duration. ``0.005`` turns a 75 s generation into
@@ -162,10 +180,11 @@ class EmulatorConfig:
         """Real seconds that ``kie_seconds`` of KIE time take in this run."""
         return kie_seconds * self.time_scale
 
-    def cost_of(self, kind: TaskKind, duration: int, quality: str) -> int:
-        """Credits one accepted submission of this shape costs."""
-        keys = [(kind, duration, quality)]
-        if kind is TaskKind.JOBS:
+    def cost_of(self, kind: SubmissionKind, duration: int, price_tier: str) -> int:
+        """Credits one accepted submission of this shape costs; ``price_tier`` is the quality, or a jobs
+        model name."""
+        keys = [(kind, duration, price_tier)]
+        if kind is SubmissionKind.JOBS:
             keys.append((kind, 0, "*"))  # any model without a price of its own
         for table in (self.costs, DEFAULT_COSTS):
             for key in keys:
@@ -173,6 +192,6 @@ class EmulatorConfig:
                     return table[key]
         return 0
 
-    def timeline_for(self, kind: TaskKind) -> PhaseTimeline:
+    def timeline_for(self, kind: SubmissionKind) -> PhaseTimeline:
         """Phase durations used for tasks of ``kind``."""
-        return self.aleph_timeline if kind is TaskKind.ALEPH else self.timeline
+        return self.aleph_timeline if kind is SubmissionKind.ALEPH else self.timeline

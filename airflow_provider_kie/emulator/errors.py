@@ -16,8 +16,12 @@ MSG_MODERATION = "Your prompt was caught by our AI moderator. Please adjust it a
 MSG_GENERATION_FAILED = "Generation failed, please try again later"
 
 
-class KieError(Exception):
+class KieRefusal(Exception):
     """A refusal answered as ``{"code": code, "msg": msg, "data": null}``.
+
+    Not ``KieError``: the client's ``KieError`` is the base of everything the client raises (transport
+    failures included); this is only KIE's own "no", which the routes turn into an envelope. Not a "fault"
+    either: faults are what :mod:`~airflow_provider_kie.emulator.faults` injects.
 
     Attributes:
         code: The body code (KIE's real status).
@@ -36,6 +40,6 @@ class KieError(Exception):
         self.headers: dict[str, str] = dict(headers or {})
 
 
-def validation_error(msg: str) -> KieError:
+def validation_error(msg: str) -> KieRefusal:
     """KIE's 422: the parameters were understood but break a rule."""
-    return KieError(422, msg)
+    return KieRefusal(422, msg)

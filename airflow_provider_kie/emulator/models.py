@@ -6,11 +6,15 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from airflow_provider_kie.emulator.config import TaskKind
+from airflow_provider_kie.emulator.config import SubmissionKind
 
 
-class TaskState(str, enum.Enum):
-    """Runway's ``state`` values; Aleph reports the same lifecycle through ``successFlag``."""
+class TaskPhase(str, enum.Enum):
+    """Runway's ``state`` values; Aleph reports the same lifecycle through ``successFlag``.
+
+    Not ``TaskState``: the client's ``records.TaskState`` is the provider's normalised four-state view
+    (pending, running, succeeded, failed); these are KIE's five wire phases, which the record payloads spell.
+    """
 
     WAIT = "wait"
     QUEUEING = "queueing"
@@ -21,7 +25,36 @@ class TaskState(str, enum.Enum):
     @property
     def is_terminal(self) -> bool:
         """Whether the task will not change state any more."""
-        return self in (TaskState.SUCCESS, TaskState.FAIL)
+        return self in (TaskPhase.SUCCESS, TaskPhase.FAIL)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a submission asked for: the data by which the families' ``submit_*`` methods differ. The rest of a
+    :class:`Task` (price, phases, fate) ``EmulatorState.submit`` decides the same way for every family."""
+
+    kind: SubmissionKind
+    prompt: str
+    callback_url: str | None
+    #: Clip seconds (0 for jobs tasks).
+    duration: int = 0
+    #: Video quality: Runway's requested one, Aleph's fixed 720p; "" for jobs tasks, whose price tier is
+    #: their model.
+    quality: str = ""
+    #: ``None`` when the ratio comes from the input image; extensions take their parent's.
+    aspect_ratio: str | None = None
+    image_url: str = ""
+    #: Extensions: the Runway task extended; it must have succeeded and its media must not have expired.
+    parent_task_id: str = ""
+    #: The accepted request, echoed as Aleph's ``paramJson`` / jobs' ``param``.
+    params: dict[str, Any] = field(default_factory=dict)
+    #: Jobs tasks: the KIE model name.
+    model: str = ""
+
+    @property
+    def price_tier(self) -> str:
+        """The last element of the cost-table key: the model name for jobs tasks, the quality otherwise."""
+        return self.model if self.kind is SubmissionKind.JOBS else self.quality
 
 
 @dataclass
@@ -33,7 +66,8 @@ class Task:
     """
 
     task_id: str
-    kind: TaskKind
+    #: What was asked for (an extension's ``aspect_ratio`` already taken from its parent).
+    spec: TaskSpec
     created_at: float
     wait_until: float
     queue_until: float
@@ -45,33 +79,21 @@ class Task:
     cost: int
     #: Base URL its media links are built on (the URL the client called, or ``public_base_url``).
     base_url: str
-    prompt: str
-    image_url: str
-    duration: int
-    quality: str
-    #: ``None`` when the ratio comes from the input image.
-    aspect_ratio: str | None
-    parent_task_id: str
-    callback_url: str | None
     video_id: str
     media_expires_at: float | None
-    #: The accepted request (Aleph's fields, or the whole jobs request), echoed as ``paramJson`` / ``param``.
-    params: dict[str, Any] = field(default_factory=dict)
-    #: Jobs tasks: the KIE model name.
-    model: str = ""
     #: Terminal bookkeeping done (refund, callback queued, concurrency slot freed).
     settled: bool = False
     refunded: bool = False
 
-    def state_at(self, now: float) -> TaskState:
+    def state_at(self, now: float) -> TaskPhase:
         """The lifecycle state at emulator time ``now``."""
         if now >= self.done_at:
-            return TaskState.SUCCESS if self.succeeds else TaskState.FAIL
+            return TaskPhase.SUCCESS if self.succeeds else TaskPhase.FAIL
         if now < self.wait_until:
-            return TaskState.WAIT
+            return TaskPhase.WAIT
         if now < self.queue_until:
-            return TaskState.QUEUEING
-        return TaskState.GENERATING
+            return TaskPhase.QUEUEING
+        return TaskPhase.GENERATING
 
     def media_expired(self, now: float) -> bool:
         """Whether the produced media is gone (KIE's ``expireFlag`` 1)."""
@@ -80,13 +102,13 @@ class Task:
     @property
     def is_runway(self) -> bool:
         """Whether this is a Runway generate/extend task (the only kind that can be extended)."""
-        return self.kind.family == "runway"
+        return self.spec.kind.family == "runway"
 
     @property
     def produces_video(self) -> bool:
         """Runway and Aleph produce a clip; jobs tasks only when their model name says "video" (image models
         produce the PNG)."""
-        return self.kind is not TaskKind.JOBS or "video" in self.model.lower()
+        return self.spec.kind is not SubmissionKind.JOBS or "video" in self.spec.model.lower()
 
     @property
     def video_url(self) -> str:
@@ -113,6 +135,7 @@ class TaskSnapshot:
     parent_task_id: str
     prompt: str
     duration: int
+    #: "" for jobs tasks, whose model is ``model``.
     quality: str
     aspect_ratio: str | None
     callback_url: str | None

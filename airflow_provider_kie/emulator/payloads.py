@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_kie.emulator.config import TaskKind
-from airflow_provider_kie.emulator.models import Task, TaskState
+from airflow_provider_kie.emulator.config import SubmissionKind
+from airflow_provider_kie.emulator.models import Task, TaskPhase
 
 RUNWAY_SUCCESS_MSG = "All generated successfully."
 
@@ -35,12 +35,12 @@ def runway_record(task: Task, now: float) -> dict[str, Any]:
     (KIE's docs show both an int and ``""`` for ``failCode``, so clients must take either).
     """
     state = task.state_at(now)
-    success = state is TaskState.SUCCESS
-    failed = state is TaskState.FAIL
+    success = state is TaskPhase.SUCCESS
+    failed = state is TaskPhase.FAIL
     return {
         "taskId": task.task_id,
-        "parentTaskId": task.parent_task_id,
-        "generateParam": {"prompt": task.prompt, "imageUrl": task.image_url, "expandPrompt": False},
+        "parentTaskId": task.spec.parent_task_id,
+        "generateParam": {"prompt": task.spec.prompt, "imageUrl": task.spec.image_url, "expandPrompt": False},
         "state": state.value,
         "generateTime": generate_time(task.created_at),
         "videoInfo": (
@@ -63,11 +63,11 @@ def aleph_record(task: Task, now: float) -> dict[str, Any]:
     """``data`` of ``GET /api/v1/aleph/record-info``: running = successFlag 0 and no error; failed =
     successFlag 0 with ``errorMessage``; ``paramJson`` is a JSON *string*."""
     state = task.state_at(now)
-    success = state is TaskState.SUCCESS
-    failed = state is TaskState.FAIL
+    success = state is TaskPhase.SUCCESS
+    failed = state is TaskPhase.FAIL
     return {
         "taskId": task.task_id,
-        "paramJson": json.dumps(task.params, ensure_ascii=False, separators=(",", ":")),
+        "paramJson": json.dumps(task.spec.params, ensure_ascii=False, separators=(",", ":")),
         "response": (
             {"taskId": task.task_id, "resultVideoUrl": task.video_url, "resultImageUrl": task.image_url_out}
             if success
@@ -83,11 +83,11 @@ def aleph_record(task: Task, now: float) -> dict[str, Any]:
 
 #: The Market API spells three of the lifecycle states its own way.
 JOBS_STATES = {
-    TaskState.WAIT: "waiting",
-    TaskState.QUEUEING: "queuing",
-    TaskState.GENERATING: "generating",
-    TaskState.SUCCESS: "success",
-    TaskState.FAIL: "fail",
+    TaskPhase.WAIT: "waiting",
+    TaskPhase.QUEUEING: "queuing",
+    TaskPhase.GENERATING: "generating",
+    TaskPhase.SUCCESS: "success",
+    TaskPhase.FAIL: "fail",
 }
 
 
@@ -105,18 +105,18 @@ def jobs_record(task: Task, now: float) -> dict[str, Any]:
     """``data`` of ``GET /api/v1/jobs/recordInfo``: ``param`` and ``resultJson`` are JSON *strings*; times are
     epoch ms; ``failCode``/``failMsg`` are ``""`` unless the task failed."""
     state = task.state_at(now)
-    failed = state is TaskState.FAIL
+    failed = state is TaskPhase.FAIL
     changed_at = max(
         t for t in (task.created_at, task.wait_until, task.queue_until, task.done_at) if t <= now
     )
     return {
         "taskId": task.task_id,
-        "model": task.model,
+        "model": task.spec.model,
         "state": JOBS_STATES[state],
-        "param": json.dumps(task.params, ensure_ascii=False, separators=(",", ":")),
+        "param": json.dumps(task.spec.params, ensure_ascii=False, separators=(",", ":")),
         "resultJson": (
             json.dumps({"resultUrls": [jobs_result_url(task)]}, separators=(",", ":"))
-            if state is TaskState.SUCCESS
+            if state is TaskPhase.SUCCESS
             else ""
         ),
         "failCode": task.fail_code if failed else "",
@@ -137,10 +137,10 @@ def callback_payload(task: Task) -> dict[str, Any]:
     moderation, 500 for generation errors).
     """
     code = 200 if task.succeeds else (task.fail_code or 500)
-    if task.kind is TaskKind.JOBS:
+    if task.spec.kind is SubmissionKind.JOBS:
         msg = "Playground task completed successfully." if task.succeeds else task.fail_msg
         return {"code": code, "msg": msg, "data": jobs_record(task, task.done_at)}
-    if task.kind is TaskKind.ALEPH:
+    if task.spec.kind is SubmissionKind.ALEPH:
         data: dict[str, Any] | None = (
             {"result_video_url": task.video_url, "result_image_url": task.image_url_out}
             if task.succeeds
@@ -160,7 +160,7 @@ def callback_payload(task: Task) -> dict[str, Any]:
             "image_url": task.image_url_out,
         }
         return {"code": code, "msg": RUNWAY_SUCCESS_MSG, "data": data}
-    if task.kind is TaskKind.EXTEND:
+    if task.spec.kind is SubmissionKind.EXTEND:
         return {"code": code, "msg": task.fail_msg, "data": {"task_id": task.task_id}}
     data = {"task_id": task.task_id, "video_id": "", "video_url": "", "image_url": ""}
     return {"code": code, "msg": task.fail_msg, "data": data}

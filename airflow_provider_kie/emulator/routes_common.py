@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from airflow_provider_kie.emulator.envelopes import base_url_of, error_response, ok
-from airflow_provider_kie.emulator.errors import KieError, validation_error
+from airflow_provider_kie.emulator.envelopes import authorized_json, base_url_of, error_response, ok
+from airflow_provider_kie.emulator.errors import KieRefusal, validation_error
 from airflow_provider_kie.emulator.routes_media import MEDIA_PATH, synthetic_size
 from airflow_provider_kie.emulator.state import EmulatorState
-from airflow_provider_kie.emulator.validation import is_http_url, parse_json_object
+from airflow_provider_kie.emulator.validation import is_http_url
 
 
 def _downloadable_path(state: EmulatorState, url: str, request: Request) -> str:
@@ -45,7 +45,7 @@ def build_common_router(state: EmulatorState) -> APIRouter:
         """The remaining credit balance as an integer ``data``."""
         try:
             state.check_api_key(request.headers.get("authorization"))
-        except KieError as error:
+        except KieRefusal as error:
             return error_response(error)
         return ok(state.credits)
 
@@ -53,13 +53,12 @@ def build_common_router(state: EmulatorState) -> APIRouter:
     async def download_url(request: Request) -> JSONResponse:
         """A fresh direct link to a produced file, valid for the (scaled) download-link TTL."""
         try:
-            state.check_api_key(request.headers.get("authorization"))
-            body = parse_json_object(await request.body())
+            body = await authorized_json(request, state)
             url = body.get("url")
             if not isinstance(url, str) or not url.strip():
                 raise validation_error("url is required")
             path = _downloadable_path(state, url.strip(), request)
-        except KieError as error:
+        except KieRefusal as error:
             return error_response(error)
         return ok(state.create_download_link(path, base_url_of(request)))
 

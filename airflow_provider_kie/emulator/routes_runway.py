@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from airflow_provider_kie.emulator.envelopes import error_response, handle_submission, ok
-from airflow_provider_kie.emulator.errors import KieError, validation_error
+from airflow_provider_kie.emulator.envelopes import add_record_route, handle_submission
 from airflow_provider_kie.emulator.payloads import runway_record
 from airflow_provider_kie.emulator.state import EmulatorState
 from airflow_provider_kie.emulator.validation import parse_runway_extend, parse_runway_generate
@@ -26,17 +25,13 @@ def build_runway_router(state: EmulatorState) -> APIRouter:
         """Extend a succeeded generate/extend task; the new task keeps ``parentTaskId``."""
         return await handle_submission(request, state, parse_runway_extend, state.submit_extend)
 
-    @router.get("/record-detail")
-    async def record_detail(request: Request) -> JSONResponse:
-        """A Runway task's record; unknown ids answer 422 ``recordInfo is null`` like KIE."""
-        try:
-            state.check_api_key(request.headers.get("authorization"))
-            task_id = request.query_params.get("taskId", "").strip()
-            if not task_id:
-                raise validation_error("taskId is required")
-            task, now = state.get_task(task_id, family="runway")
-        except KieError as error:
-            return error_response(error)
-        return ok(runway_record(task, now))
-
+    add_record_route(
+        router,
+        state,
+        "/record-detail",
+        family="runway",
+        render=runway_record,
+        name="record_detail",
+        description="A Runway task's record; unknown ids answer 422 ``recordInfo is null`` like KIE.",
+    )
     return router

@@ -22,20 +22,20 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
 from airflow_provider_kie.emulator.config import LOOPBACK_HOSTS, UPLOAD_HOST_PREFIX
-from airflow_provider_kie.emulator.envelopes import base_url_of, upload_error, upload_ok
-from airflow_provider_kie.emulator.errors import KieError
+from airflow_provider_kie.emulator.envelopes import authorized_json, base_url_of, upload_error, upload_ok
+from airflow_provider_kie.emulator.errors import KieRefusal
 from airflow_provider_kie.emulator.payloads import iso_time_ms
 from airflow_provider_kie.emulator.routes_media import local_file
 from airflow_provider_kie.emulator.state import EmulatorState
-from airflow_provider_kie.emulator.validation import is_http_url, parse_json_object
+from airflow_provider_kie.emulator.validation import is_http_url
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._\-/]+$")
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^,]*)?;base64,(?P<data>.*)$", re.DOTALL)
 _DEFAULT_TYPE = "application/octet-stream"
 
 
-def _bad(msg: str) -> KieError:
-    return KieError(400, msg)
+def _bad(msg: str) -> KieRefusal:
+    return KieRefusal(400, msg)
 
 
 def _upload_path(value: Any) -> str:
@@ -121,15 +121,14 @@ def build_upload_router(state: EmulatorState) -> APIRouter:
             data = await file.read(state.config.max_upload_bytes + 1)
             name = _file_name(form.get("fileName"), fallback_ext=_ext_for(file.filename, file.content_type))
             return store(request, upload_path, name, data, _mime_for(name, file.content_type))
-        except KieError as error:
+        except KieRefusal as error:
             return upload_error(error)
 
     @router.post("/file-base64-upload")
     async def base64_upload(request: Request) -> JSONResponse:
         """JSON ``base64Data`` (plain base64 or a ``data:`` URL) + ``uploadPath`` (+ ``fileName``)."""
         try:
-            state.check_api_key(request.headers.get("authorization"))
-            body = parse_json_object(await request.body())
+            body = await authorized_json(request, state)
             raw = body.get("base64Data")
             if not isinstance(raw, str) or not raw.strip():
                 raise _bad("base64Data is required")
@@ -144,15 +143,14 @@ def build_upload_router(state: EmulatorState) -> APIRouter:
             upload_path = _upload_path(body.get("uploadPath"))
             name = _file_name(body.get("fileName"), fallback_ext=_ext_for(None, declared))
             return store(request, upload_path, name, data, _mime_for(name, declared))
-        except KieError as error:
+        except KieRefusal as error:
             return upload_error(error)
 
     @router.post("/file-url-upload")
     async def url_upload(request: Request) -> JSONResponse:
         """JSON ``fileUrl`` + ``uploadPath`` (+ ``fileName``); offline: only URLs served by this emulator."""
         try:
-            state.check_api_key(request.headers.get("authorization"))
-            body = parse_json_object(await request.body())
+            body = await authorized_json(request, state)
             file_url = body.get("fileUrl")
             if not isinstance(file_url, str) or not is_http_url(file_url):
                 raise _bad("fileUrl is required and must be an http(s) URL")
@@ -166,7 +164,7 @@ def build_upload_router(state: EmulatorState) -> APIRouter:
             url_name = posixpath.basename(urlsplit(file_url).path)
             name = _file_name(body.get("fileName") or url_name, fallback_ext=_ext_for(url_name, declared))
             return store(request, upload_path, name, data, _mime_for(name, declared))
-        except KieError as error:
+        except KieRefusal as error:
             return upload_error(error)
 
     return router

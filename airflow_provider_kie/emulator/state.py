@@ -14,10 +14,10 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from airflow_provider_kie.emulator.config import EmulatorConfig, TaskKind
+from airflow_provider_kie.emulator.config import EmulatorConfig, Family, SubmissionKind
 from airflow_provider_kie.emulator.errors import (
     MSG_CONCURRENCY,
     MSG_GENERATION_FAILED,
@@ -26,7 +26,7 @@ from airflow_provider_kie.emulator.errors import (
     MSG_RATE_LIMITED,
     MSG_RECORD_NULL,
     MSG_UNAUTHORIZED,
-    KieError,
+    KieRefusal,
     validation_error,
 )
 from airflow_provider_kie.emulator.faults import FaultKind, FaultPlan, FaultRule
@@ -35,8 +35,9 @@ from airflow_provider_kie.emulator.models import (
     DownloadLink,
     EmulatorStats,
     Task,
+    TaskPhase,
     TaskSnapshot,
-    TaskState,
+    TaskSpec,
     UploadedFile,
 )
 from airflow_provider_kie.emulator.payloads import callback_payload
@@ -207,7 +208,7 @@ class EmulatorState:
                 secrets.compare_digest(key.encode(), known.encode()) for known in self.config.api_keys
             )
         if not accepted:
-            raise KieError(401, MSG_UNAUTHORIZED)
+            raise KieRefusal(401, MSG_UNAUTHORIZED)
 
     def admit_submission(self) -> None:
         """Apply the sliding-window rate limit to one submission; over it, raise 429 (HTTP 429 too).
@@ -222,7 +223,7 @@ class EmulatorState:
             if len(self._submit_times) >= self.config.rate_limit:
                 self._rate_limited += 1
                 retry_after = max(1, math.ceil(self._submit_times[0] + window - now))
-                raise KieError(
+                raise KieRefusal(
                     429, MSG_RATE_LIMITED, http_status=429, headers={"Retry-After": str(retry_after)}
                 )
             self._submit_times.append(now)
@@ -231,118 +232,83 @@ class EmulatorState:
 
     def submit_generate(self, request: RunwayGenerateRequest, *, base_url: str, endpoint: str) -> Task:
         """Accept a valid Runway generate request: charge it and create its task."""
-        return self._create_task(
-            kind=TaskKind.GENERATE,
-            endpoint=endpoint,
-            base_url=base_url,
-            prompt=request.prompt,
-            image_url=request.image_url,
+        spec = TaskSpec(
+            SubmissionKind.GENERATE,
+            request.prompt,
+            request.callback_url,
             duration=request.duration,
             quality=request.quality,
             aspect_ratio=request.aspect_ratio,
-            parent_task_id="",
-            callback_url=request.callback_url,
-            params={},
+            image_url=request.image_url,
         )
+        return self.submit(spec, base_url=base_url, endpoint=endpoint)
 
     def submit_extend(self, request: RunwayExtendRequest, *, base_url: str, endpoint: str) -> Task:
-        """Accept an extension of a succeeded, unexpired Runway task; it inherits the parent's aspect
+        """Accept a 5 s extension of a succeeded, unexpired Runway task; it inherits the parent's aspect
         ratio."""
-        with self._lock:
-            now = self.now()
-            self._settle(now)
-            parent = self._tasks.get(request.task_id)
-            if parent is None or not parent.is_runway:
-                raise validation_error(f"taskId {request.task_id!r} not found: {MSG_RECORD_NULL}")
-            parent_state = parent.state_at(now)
-            if parent_state is not TaskState.SUCCESS:
-                raise validation_error(
-                    "taskId: only a successfully generated video can be extended "
-                    f"(state is {parent_state.value})"
-                )
-            if parent.media_expired(now):
-                raise validation_error("taskId: the video has expired and can no longer be extended")
-            return self._create_task(
-                kind=TaskKind.EXTEND,
-                endpoint=endpoint,
-                base_url=base_url,
-                prompt=request.prompt,
-                image_url="",
-                duration=5,
-                quality=request.quality,
-                aspect_ratio=parent.aspect_ratio,
-                parent_task_id=parent.task_id,
-                callback_url=request.callback_url,
-                params={},
-            )
+        spec = TaskSpec(
+            SubmissionKind.EXTEND,
+            request.prompt,
+            request.callback_url,
+            duration=5,
+            quality=request.quality,
+            parent_task_id=request.task_id,
+        )
+        return self.submit(spec, base_url=base_url, endpoint=endpoint)
 
     def submit_aleph(self, request: AlephGenerateRequest, *, base_url: str, endpoint: str) -> Task:
-        """Accept a valid Aleph request."""
-        return self._create_task(
-            kind=TaskKind.ALEPH,
-            endpoint=endpoint,
-            base_url=base_url,
-            prompt=request.prompt,
-            image_url="",
+        """Accept a valid Aleph request. Aleph takes no quality: it renders 5 s and is priced as 720p."""
+        spec = TaskSpec(
+            SubmissionKind.ALEPH,
+            request.prompt,
+            request.callback_url,
             duration=5,
             quality="720p",
             aspect_ratio=request.aspect_ratio,
-            parent_task_id="",
-            callback_url=request.callback_url,
             params=request.params,
         )
+        return self.submit(spec, base_url=base_url, endpoint=endpoint)
 
     def submit_jobs(self, request: JobsCreateTaskRequest, *, base_url: str, endpoint: str) -> Task:
-        """Accept a valid Market (jobs) request for any model."""
-        return self._create_task(
-            kind=TaskKind.JOBS,
-            endpoint=endpoint,
-            base_url=base_url,
-            prompt=request.prompt,
-            image_url="",
-            duration=0,
-            quality=request.model,
-            aspect_ratio=None,
-            parent_task_id="",
-            callback_url=request.callback_url,
+        """Accept a valid Market (jobs) request for any model; it is priced by its model name."""
+        spec = TaskSpec(
+            SubmissionKind.JOBS,
+            request.prompt,
+            request.callback_url,
             params=request.params,
             model=request.model,
         )
+        return self.submit(spec, base_url=base_url, endpoint=endpoint)
 
-    def _create_task(
-        self,
-        *,
-        kind: TaskKind,
-        endpoint: str,
-        base_url: str,
-        prompt: str,
-        image_url: str,
-        duration: int,
-        quality: str,
-        aspect_ratio: str | None,
-        parent_task_id: str,
-        callback_url: str | None,
-        params: dict[str, Any],
-        model: str = "",
-    ) -> Task:
+    def submit(self, spec: TaskSpec, *, base_url: str, endpoint: str) -> Task:
+        """The one submit path: check the parent (extensions), charge, decide the task's fate (concurrency
+        cap, task faults), create it and count it.
+
+        Raises:
+            KieRefusal: 422 for a parent that cannot be extended, 402 when the balance cannot cover the cost;
+                nothing is charged then.
+        """
         with self._lock:
             config = self.config
             now = self.now()
             self._settle(now)
-            cost = config.cost_of(kind, duration, quality)
+            if spec.parent_task_id:
+                parent = self._extendable_parent(spec.parent_task_id, now)
+                spec = replace(spec, aspect_ratio=parent.spec.aspect_ratio)
+            cost = config.cost_of(spec.kind, spec.duration, spec.price_tier)
             if self._balance < cost:
-                raise KieError(402, MSG_INSUFFICIENT_CREDITS)
-            timeline = config.timeline_for(kind)
+                raise KieRefusal(402, MSG_INSUFFICIENT_CREDITS)
+            timeline = config.timeline_for(spec.kind)
             wait_until = now + config.scaled(timeline.wait_s)
             queue_until = wait_until + config.scaled(timeline.queueing_s)
             done_at = queue_until + config.scaled(timeline.generating_s)
             succeeds, fail_code, fail_msg = True, None, ""
             if self._active >= config.concurrency_cap:
-                # KIE accepts the submission and fails the task at once; failed tasks are refunded below.
+                # KIE accepts the submission and fails the task at once; the refund comes on settling.
                 succeeds, fail_code, fail_msg = False, REFUSED_FAIL_CODE, MSG_CONCURRENCY
                 wait_until = queue_until = done_at = now
             else:
-                rule = self.faults.pick_task_fault(endpoint, prompt)
+                rule = self.faults.pick_task_fault(endpoint, spec.prompt)
                 if rule is not None:
                     self._faults_injected[rule.kind.value] += 1
                     succeeds = False
@@ -353,7 +319,7 @@ class EmulatorState:
                         fail_code, fail_msg = rule.fail_code, rule.fail_msg or MSG_GENERATION_FAILED
             task = Task(
                 task_id=str(uuid.uuid4()),
-                kind=kind,
+                spec=spec,
                 created_at=now,
                 wait_until=wait_until,
                 queue_until=queue_until,
@@ -363,28 +329,33 @@ class EmulatorState:
                 fail_msg=fail_msg,
                 cost=cost,
                 base_url=config.public_base_url or base_url.rstrip("/"),
-                prompt=prompt,
-                image_url=image_url,
-                duration=duration,
-                quality=quality,
-                aspect_ratio=aspect_ratio,
-                parent_task_id=parent_task_id,
-                callback_url=callback_url,
                 video_id=str(uuid.uuid4()),
                 media_expires_at=done_at + config.scaled(config.media_retention_s) if succeeds else None,
-                params=params,
-                model=model,
             )
             self._balance -= cost
             self._charged += cost
             self._received += 1
-            self._accepted_by_kind[kind.value] += 1
+            self._accepted_by_kind[spec.kind.value] += 1
             self._tasks[task.task_id] = task
             self._active += 1
             self._seq += 1
             heapq.heappush(self._pending, (done_at, self._seq, task.task_id))
             self._settle(now)
             return task
+
+    def _extendable_parent(self, task_id: str, now: float) -> Task:
+        """The Runway task ``task_id`` if it can be extended at ``now``; else KIE's 422."""
+        parent = self._tasks.get(task_id)
+        if parent is None or not parent.is_runway:
+            raise validation_error(f"taskId {task_id!r} not found: {MSG_RECORD_NULL}")
+        parent_phase = parent.state_at(now)
+        if parent_phase is not TaskPhase.SUCCESS:
+            raise validation_error(
+                f"taskId: only a successfully generated video can be extended (state is {parent_phase.value})"
+            )
+        if parent.media_expired(now):
+            raise validation_error("taskId: the video has expired and can no longer be extended")
+        return parent
 
     def _settle(self, now: float) -> None:
         """Do the bookkeeping of every task that turned terminal by ``now``: free its concurrency slot, refund
@@ -402,7 +373,7 @@ class EmulatorState:
                 self._balance += task.cost
                 self._refunded += task.cost
                 self._refunded_tasks += 1
-            if task.callback_url:
+            if task.spec.callback_url:
                 self._seq += 1
                 heapq.heappush(
                     self._callback_queue,
@@ -410,7 +381,7 @@ class EmulatorState:
                         task.done_at,
                         self._seq,
                         task.task_id,
-                        task.callback_url,
+                        task.spec.callback_url,
                         callback_payload(task),
                         epoch=self._epoch,
                     ),
@@ -418,7 +389,7 @@ class EmulatorState:
 
     # ------------------------------------------------------------------ reads
 
-    def get_task(self, task_id: str, *, family: str) -> tuple[Task, float]:
+    def get_task(self, task_id: str, *, family: Family) -> tuple[Task, float]:
         """The task ``task_id`` of ``family`` (``runway``, ``aleph``, ``jobs``) and the time to render it at.
 
         Unknown ids (or ids of another family) raise KIE's quirky 422 ``recordInfo is null``.
@@ -427,8 +398,8 @@ class EmulatorState:
             now = self.now()
             self._settle(now)
             task = self._tasks.get(task_id)
-            if task is None or task.kind.family != family:
-                raise KieError(422, MSG_RECORD_NULL)
+            if task is None or task.spec.kind.family != family:
+                raise KieRefusal(422, MSG_RECORD_NULL)
             return task, now
 
     def snapshot(self, task_id: str) -> TaskSnapshot | None:
@@ -448,26 +419,27 @@ class EmulatorState:
 
     @staticmethod
     def _snapshot(task: Task, now: float) -> TaskSnapshot:
+        spec = task.spec
         return TaskSnapshot(
             task_id=task.task_id,
-            kind=task.kind.value,
+            kind=spec.kind.value,
             state=task.state_at(now).value,
             created_at=task.created_at,
             done_at=task.done_at,
             cost=task.cost,
             refunded=task.refunded,
-            parent_task_id=task.parent_task_id,
-            prompt=task.prompt,
-            duration=task.duration,
-            quality=task.quality,
-            aspect_ratio=task.aspect_ratio,
-            callback_url=task.callback_url,
+            parent_task_id=spec.parent_task_id,
+            prompt=spec.prompt,
+            duration=spec.duration,
+            quality=spec.quality,
+            aspect_ratio=spec.aspect_ratio,
+            callback_url=spec.callback_url,
             fail_code=task.fail_code,
             fail_msg=task.fail_msg,
             media_expired=task.media_expired(now),
             video_url=task.video_url,
             image_url=task.image_url_out,
-            model=task.model,
+            model=spec.model,
         )
 
     def stats(self) -> EmulatorStats:
@@ -507,7 +479,7 @@ class EmulatorState:
             now = self.now()
             task = self._tasks.get(task_id)
             return (
-                task is not None and task.state_at(now) is TaskState.SUCCESS and not task.media_expired(now)
+                task is not None and task.state_at(now) is TaskPhase.SUCCESS and not task.media_expired(now)
             )
 
     def create_download_link(self, target_path: str, base_url: str) -> str:

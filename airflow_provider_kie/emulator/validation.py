@@ -1,8 +1,9 @@
 """KIE's request rules, re-implemented independently of the provider's client.
 
 The emulator must refuse what KIE refuses, or a client that forgets a rule would pass its tests here and fail
-in production. Each refusal is a :class:`KieError` with body code 422 and a message that starts with the field
-name. Unknown fields are ignored, as KIE ignores them (seed documents show extra ``model``/``seed`` fields).
+in production. Each refusal is a :class:`KieRefusal` with body code 422 and a message that starts with the
+field name. Unknown fields are ignored, as KIE ignores them (seed documents show extra ``model``/``seed``
+fields).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_kie.emulator.errors import KieError, validation_error
+from airflow_provider_kie.emulator.errors import KieRefusal, validation_error
 
 MAX_PROMPT_CHARS = 1800
 RUNWAY_DURATIONS = (5, 10)
@@ -80,9 +81,9 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw) if raw.strip() else None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise KieError(400, f"Malformed JSON body: {exc}") from exc
+        raise KieRefusal(400, f"Malformed JSON body: {exc}") from exc
     if not isinstance(body, dict):
-        raise KieError(400, "Request body must be a JSON object")
+        raise KieRefusal(400, "Request body must be a JSON object")
     return body
 
 
@@ -151,7 +152,8 @@ def _duration(body: dict[str, Any]) -> int:
 
 
 def parse_runway_generate(body: dict[str, Any]) -> RunwayGenerateRequest:
-    """Apply KIE's rules for ``runway/generate``; raise a 422 :class:`KieError` naming the first bad field."""
+    """Apply KIE's rules for ``runway/generate``; raise a 422 :class:`KieRefusal` naming the first bad
+    field."""
     prompt = _prompt(body, max_chars=MAX_PROMPT_CHARS)
     duration = _duration(body)
     quality = _enum(body, "quality", RUNWAY_QUALITIES, required=True)

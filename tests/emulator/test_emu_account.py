@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_kie.emulator import EmulatorConfig, TaskKind
+from airflow_provider_kie.emulator import EmulatorConfig, SubmissionKind
 from airflow_provider_kie.emulator.server import RunningEmulator
 
 
@@ -64,7 +64,7 @@ def test_credits_go_down_per_accepted_clip(api: httpx.Client, kie: Any, emu: Run
 
 
 def test_custom_cost_table(kie: Any, emu: RunningEmulator) -> None:
-    emu.reconfigure(costs={(TaskKind.GENERATE, 5, "720p"): 3}, initial_credits=10)
+    emu.reconfigure(costs={(SubmissionKind.GENERATE, 5, "720p"): 3}, initial_credits=10)
     kie.generate_id()
     kie.generate_id()
     kie.generate_id()

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_kie.emulator import FaultRule, TaskKind
+from airflow_provider_kie.emulator import FaultRule, SubmissionKind
 from airflow_provider_kie.emulator.server import RunningEmulator
 
 CREATE = "/api/v1/jobs/createTask"
@@ -74,7 +74,7 @@ def test_image_models_produce_the_png(api: httpx.Client, emu: RunningEmulator, w
 def test_jobs_failures_costs_and_namespaces(
     api: httpx.Client, kie: Any, emu: RunningEmulator, wait: Any
 ) -> None:
-    emu.reconfigure(costs={(TaskKind.JOBS, 0, "cheap/model"): 2})
+    emu.reconfigure(costs={(SubmissionKind.JOBS, 0, "cheap/model"): 2})
     _create(api, model="cheap/model")
     _create(api, model="other/model")
     assert emu.stats().credits_charged == 2 + 20

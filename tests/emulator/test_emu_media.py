@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,6 @@ def test_assets_are_small() -> None:
     assert len(sample_video()) + len(cover_image()) < 200_000
 
 
-@pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe not installed")
 def test_served_video_is_a_valid_h264_mp4(api: httpx.Client, clip: dict[str, Any], tmp_path: Path) -> None:
     target = tmp_path / "clip.mp4"
     target.write_bytes(api.get(clip["videoUrl"]).content)

@@ -8,9 +8,9 @@ import hmac
 
 import pytest
 
-from airflow_provider_kie.emulator import EmulatorConfig, FaultRule, PhaseTimeline, TaskKind
+from airflow_provider_kie.emulator import EmulatorConfig, FaultRule, PhaseTimeline, SubmissionKind
 from airflow_provider_kie.emulator.callbacks import callback_headers, webhook_signature
-from airflow_provider_kie.emulator.errors import KieError
+from airflow_provider_kie.emulator.errors import KieRefusal
 from airflow_provider_kie.emulator.faults import FaultPlan
 from airflow_provider_kie.emulator.media import RangeNotSatisfiable, parse_range, synthetic_bytes
 from airflow_provider_kie.emulator.payloads import aleph_record, callback_payload, runway_record
@@ -18,6 +18,8 @@ from airflow_provider_kie.emulator.state import EmulatorState
 from airflow_provider_kie.emulator.validation import (
     AlephGenerateRequest,
     parse_aleph_generate,
+    parse_jobs_create_task,
+    parse_runway_extend,
     parse_runway_generate,
 )
 
@@ -102,7 +104,7 @@ def test_rate_limit_window_uses_the_monotonic_clock() -> None:
     state.admit_submission()
     clock.now += 4
     state.admit_submission()
-    with pytest.raises(KieError) as refused:
+    with pytest.raises(KieRefusal) as refused:
         state.admit_submission()
     assert refused.value.http_status == 429 and refused.value.headers == {"Retry-After": "6"}
     clock.now += 6
@@ -114,7 +116,7 @@ def test_api_keys() -> None:
     state.check_api_key("Bearer k")
     state.check_api_key("bearer  k ")
     for bad in (None, "", "Bearer", "Bearer x", "Token k", "k", "Bearer k\u00e9"):
-        with pytest.raises(KieError) as refused:
+        with pytest.raises(KieRefusal) as refused:
             state.check_api_key(bad)
         assert refused.value.code == 401 and refused.value.http_status == 200
 
@@ -139,10 +141,10 @@ def test_aleph_record_and_payload_shapes() -> None:
 
 
 def test_cost_table_falls_back_to_defaults() -> None:
-    config = EmulatorConfig(costs={(TaskKind.ALEPH, 5, "720p"): 1})
-    assert config.cost_of(TaskKind.ALEPH, 5, "720p") == 1
-    assert config.cost_of(TaskKind.GENERATE, 10, "720p") == 30
-    assert config.cost_of(TaskKind.GENERATE, 10, "1080p") == 0
+    config = EmulatorConfig(costs={(SubmissionKind.ALEPH, 5, "720p"): 1})
+    assert config.cost_of(SubmissionKind.ALEPH, 5, "720p") == 1
+    assert config.cost_of(SubmissionKind.GENERATE, 10, "720p") == 30
+    assert config.cost_of(SubmissionKind.GENERATE, 10, "1080p") == 0
 
 
 @pytest.mark.parametrize(
@@ -228,3 +230,84 @@ def test_the_emulator_imports_neither_the_client_nor_airflow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _submit_family(state: EmulatorState, family: str, parent: str = "") -> str:
+    """One accepted submission of ``family`` through its ``submit_*`` method."""
+    if family == "generate":
+        body = {"prompt": "p", "duration": 5, "quality": "1080p", "aspectRatio": "9:16"}
+        task = state.submit_generate(parse_runway_generate(body), base_url="http://emu", endpoint="/g")
+    elif family == "extend":
+        body = {"taskId": parent, "prompt": "p", "quality": "1080p"}
+        task = state.submit_extend(parse_runway_extend(body), base_url="http://emu", endpoint="/e")
+    elif family == "aleph":
+        body = {"prompt": "p", "videoUrl": "https://e.com/v.mp4", "aspectRatio": "21:9"}
+        task = state.submit_aleph(parse_aleph_generate(body), base_url="http://emu", endpoint="/a")
+    else:
+        body = {"model": "kling/v2-video", "input": {"prompt": "p"}}
+        task = state.submit_jobs(parse_jobs_create_task(body), base_url="http://emu", endpoint="/j")
+    return task.task_id
+
+
+@pytest.mark.parametrize(
+    ("family", "cost", "duration", "quality", "aspect_ratio", "model"),
+    [
+        ("generate", 30, 5, "1080p", "9:16", ""),
+        ("extend", 30, 5, "1080p", "9:16", ""),  # the parent's ratio
+        ("aleph", 60, 5, "720p", "21:9", ""),
+        ("jobs", 20, 0, "", None, "kling/v2-video"),  # the model is no quality
+    ],
+)
+def test_every_family_takes_the_one_submit_path(
+    family: str, cost: int, duration: int, quality: str, aspect_ratio: str | None, model: str
+) -> None:
+    state, clock = make_state()
+    parent = ""
+    if family == "extend":
+        parent = _submit_family(state, "generate")
+        clock.now += 6
+    before = state.stats()
+    task_id = _submit_family(state, family, parent)
+    snapshot = state.snapshot(task_id)
+    assert snapshot is not None and snapshot.kind == family and snapshot.cost == cost
+    assert (snapshot.duration, snapshot.quality, snapshot.aspect_ratio, snapshot.model) == (
+        duration,
+        quality,
+        aspect_ratio,
+        model,
+    )
+    assert snapshot.parent_task_id == parent
+    after = state.stats()
+    assert after.credits_charged - before.credits_charged == cost
+    assert after.accepted_by_kind[family] == before.accepted_by_kind.get(family, 0) + 1
+    assert after.submissions_received == before.submissions_received + 1
+
+
+def test_jobs_tasks_are_priced_by_model_not_by_quality() -> None:
+    state, _ = make_state(costs={(SubmissionKind.JOBS, 0, "kling/v2-video"): 7})
+    task_id = _submit_family(state, "jobs")
+    snapshot = state.snapshot(task_id)
+    assert snapshot is not None and snapshot.cost == 7 and snapshot.quality == ""
+
+
+@pytest.mark.parametrize("family", ["generate", "aleph", "jobs"])
+def test_task_faults_and_refunds_hit_every_family(family: str) -> None:
+    state, clock = make_state(initial_credits=100)
+    state.set_faults([FaultRule("task_fail", fail_code=501, fail_msg="boom")])
+    task_id = _submit_family(state, family)
+    clock.now += 1_000
+    snapshot = state.snapshot(task_id)
+    assert snapshot is not None and snapshot.state == "fail" and snapshot.refunded
+    assert (snapshot.fail_code, snapshot.fail_msg) == (501, "boom")
+    stats = state.stats()
+    assert state.credits == 100 and stats.faults_injected == {"task_fail": 1}
+    assert stats.refunded_submissions == 1 and stats.paid_submissions == 0
+
+
+def test_a_refused_extension_charges_nothing() -> None:
+    state, _ = make_state()
+    parent = _submit_family(state, "generate")  # still running: cannot be extended
+    with pytest.raises(KieRefusal) as refused:
+        _submit_family(state, "extend", parent)
+    assert refused.value.code == 422 and "only a successfully generated video" in refused.value.msg
+    assert state.credits == 10_000 - 30 and state.stats().submissions_accepted == 1
