@@ -138,6 +138,15 @@ class RunwayTaskTrigger(BaseTrigger):
             yield client
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        # The one event is yielded after the wait has closed what it opened (its lease on the shared
+        # client). A consumer may stop at the first event and drop the generator: dag.test() runs
+        # ``asyncio.run(anext(trigger.run(), None))``. An async context still open at that yield would be
+        # closed later by asyncio's async-generator finaliser, concurrently with the loop's shutdown closing
+        # the inner generators ("aclose(): asynchronous generator is already running").
+        yield await self._wait()
+
+    async def _wait(self) -> TriggerEvent:
+        """Poll until the task ends or the deadline passes; the event to send."""
         policy = self.poll_policy()
         tracker = PollTracker(policy)
         rng = random.Random()  # noqa: S311 - jitter, not cryptography
@@ -146,8 +155,7 @@ class RunwayTaskTrigger(BaseTrigger):
             try:
                 client = await stack.enter_async_context(self._client())
             except KieError as exc:
-                yield self._event("error", message=str(exc), error_type=type(exc).__name__)
-                return
+                return self._event("error", message=str(exc), error_type=type(exc).__name__)
             self.log.info("Waiting for KIE %s task %s", self.kind, self.kie_task_id)
             if policy.first_poll_after:
                 await self._sleep(policy.first_poll_after)
@@ -158,8 +166,7 @@ class RunwayTaskTrigger(BaseTrigger):
                         "KIE task %s still %s at the deadline", self.kie_task_id, tracker.last_raw_state
                     )
                     waited = round(time.time() - started, 1)
-                    yield self._event("timeout", last_state=tracker.last_raw_state, waited=waited)
-                    return
+                    return self._event("timeout", last_state=tracker.last_raw_state, waited=waited)
                 try:
                     async with poll_slot():
                         record = await client.get_task(self.kie_task_id, TaskKind(self.kind))
@@ -168,8 +175,7 @@ class RunwayTaskTrigger(BaseTrigger):
                         delay = tracker.on_error(exc, rng)
                     except KieError:
                         self.log.error("Polling KIE task %s failed for good: %s", self.kie_task_id, exc)
-                        yield self._event("error", message=str(exc), error_type=type(exc).__name__)
-                        return
+                        return self._event("error", message=str(exc), error_type=type(exc).__name__)
                     self.log.warning(
                         "Polling KIE task %s failed (%s); next poll in %.0f s", self.kie_task_id, exc, delay
                     )
@@ -180,6 +186,5 @@ class RunwayTaskTrigger(BaseTrigger):
                         "KIE task %s is now %s (%s)", self.kie_task_id, record.state.value, record.raw_state
                     )
                 if record.is_terminal:
-                    yield self._event(record.state.value, record=event_record(record))
-                    return
+                    return self._event(record.state.value, record=event_record(record))
                 await self._sleep(tracker.next_delay(rng))

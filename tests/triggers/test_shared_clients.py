@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -196,3 +200,48 @@ def test_lease_builds_once_even_when_many_users_arrive_together():
     asyncio.run(main())
     assert len(builds) == 1
     assert builds[0]._http.is_closed
+
+
+@pytest.fixture
+def asyncio_reports(monkeypatch) -> Iterator[list[str]]:
+    """What asyncio reports about tasks and generators left unawaited: its logger, unraisable exceptions."""
+    reports: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            reports.append(record.getMessage())
+
+    handler = Keep(logging.WARNING)
+    logging.getLogger("asyncio").addHandler(handler)
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: reports.append(f"{u.exc_value!r} in {u.object!r}"))
+    yield reports
+    logging.getLogger("asyncio").removeHandler(handler)
+
+
+def _stop_at_the_first_event_in_main(trigger: RunwayTaskTrigger) -> tuple[Any, dict[Any, Any]]:
+    # What dag.test() does (InProcessTestSupervisor.run_trigger_in_process): the generator is dropped after
+    # its first event, while the loop still runs.
+    async def main() -> tuple[Any, dict[Any, Any]]:
+        event = await anext(trigger.run(), None)
+        return event, {key: lease.users for key, lease in _registered().items()}
+
+    return asyncio.run(main())
+
+
+def _stop_at_the_first_event_alone(trigger: RunwayTaskTrigger) -> tuple[Any, None]:
+    # The issue's reproduction: the generator outlives the coroutine and is closed at loop shutdown.
+    return asyncio.run(anext(trigger.run())), None
+
+
+@pytest.mark.parametrize("consume", [_stop_at_the_first_event_in_main, _stop_at_the_first_event_alone])
+def test_a_consumer_that_stops_at_the_first_event_leaves_nothing_open(kie, asyncio_reports, consume):
+    scripted, built = kie
+    scripted.polls_to_success = 2
+    event, registered_after_event = consume(_trigger("t1"))
+    gc.collect()
+    assert event.payload["status"] == "succeeded"
+    if registered_after_event is not None:
+        assert registered_after_event == {}  # the client was released before the event was handed over
+    assert len(built) == 1
+    assert built[0]._http.is_closed
+    assert asyncio_reports == []
