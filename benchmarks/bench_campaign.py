@@ -113,7 +113,7 @@ class Campaign:
         s = self.scale
         # The client's own retry delays, scaled like everything else.
         self.retry = RetryPolicy(base_delay=0.5 * s, max_delay=30 * s, max_retry_after=120)
-        shipped = importlib.import_module("airflow_provider_kie.operators.base").SUBMIT_RETRY
+        shipped = importlib.import_module("airflow_provider_kie.client").DEFAULT_SUBMIT_RETRY
         self.submit_retry = dataclasses.replace(
             shipped,
             base_delay=shipped.base_delay * s,
@@ -237,15 +237,15 @@ def scenario_run(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     with benchkit.emulator_process(**config) as emu:
         os.environ.update(benchkit.airflow_env(emu.base_url))
         import airflow_provider_kie.client.envelope as envelope
-        import airflow_provider_kie.operators.base as base
+        import airflow_provider_kie.lifecycle.load as load
         from airflow_provider_kie.triggers.runway import RunwayTaskTrigger
 
-        saved = (base.FIRST_BACKOFF, base.MAX_BACKOFF, RunwayTaskTrigger.poll_policy)
+        saved = (load.LOAD_BACKOFF, RunwayTaskTrigger.poll_policy)
         parse_retry_after = envelope.parse_retry_after
-        max_backoff = saved[1] if args.max_backoff is None else args.max_backoff
-        base.FIRST_BACKOFF, base.MAX_BACKOFF = saved[0] * s, max_backoff * s
+        max_backoff = saved[0].cap if args.max_backoff is None else args.max_backoff
+        load.LOAD_BACKOFF = dataclasses.replace(saved[0], base=saved[0].base * s, cap=max_backoff * s)
         # The trigger's own schedule (from its poll_interval), played on the scaled clock.
-        RunwayTaskTrigger.poll_policy = lambda self: saved[2](self).scaled(s)  # type: ignore[method-assign]
+        RunwayTaskTrigger.poll_policy = lambda self: saved[1](self).scaled(s)  # type: ignore[method-assign]
 
         def scaled_retry_after(value: str | None, **kw: Any) -> float | None:
             seconds = parse_retry_after(value, **kw)
@@ -259,7 +259,7 @@ def scenario_run(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
             started = campaign.run(limit)
             cpu = benchkit.cpu_seconds() - cpu0
         finally:
-            base.FIRST_BACKOFF, base.MAX_BACKOFF, RunwayTaskTrigger.poll_policy = saved  # type: ignore[method-assign]
+            load.LOAD_BACKOFF, RunwayTaskTrigger.poll_policy = saved  # type: ignore[method-assign]
             envelope.parse_retry_after = parse_retry_after
         stats = emu.stats()
         tasks = emu.tasks()

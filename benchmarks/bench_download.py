@@ -8,7 +8,7 @@ the RSS before it. ``curl -s -o`` writes the same body to the same directory. Ru
 store_url, previous store_url, curl, ...) and the medians are compared. Each file is deleted after its
 run. The emulator's CPU use is reported too: when it sits near one core, both clients are limited by the
 server, not by themselves. A third client is the previous version of ``store_url``, for reference: it
-re-assembled network reads into 1 MiB chunks (``storage.DOWNLOAD_CHUNK_SIZE = 1 MiB``); the product now
+re-assembled network reads into 1 MiB chunks (``iter_bytes(1 MiB)``); the product now
 writes each read as it arrives.
 
     python benchmarks/bench_download.py            # 1 GiB, 4 runs each (~1 min)
@@ -38,11 +38,13 @@ _CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[4])
 import benchkit
-from airflow_provider_kie import storage
-from airflow_provider_kie.storage import store_url
+import httpx
+from airflow_provider_kie.client.storage import store_url
 url, warm_url, dest = sys.argv[1], sys.argv[2], sys.argv[3]
 if sys.argv[5] == "rechunked":
-    storage.DOWNLOAD_CHUNK_SIZE = 1024 * 1024  # the previous version: reads re-assembled into 1 MiB chunks
+    # The previous version: network reads re-assembled into 1 MiB chunks before each write.
+    _iter_bytes = httpx.Response.iter_bytes
+    httpx.Response.iter_bytes = lambda self, chunk_size=None: _iter_bytes(self, 1024 * 1024)
 store_url(warm_url, dest)
 with open("/proc/self/clear_refs", "w") as handle:
     handle.write("5")  # reset VmHWM to the current RSS

@@ -22,31 +22,39 @@ from airflow_provider_kie.client._base import (
     shared_ssl_context,
 )
 from airflow_provider_kie.client.async_client import AsyncKieClient
+from airflow_provider_kie.client.backoff import Backoff
 from airflow_provider_kie.client.calls import UploadedFile
 from airflow_provider_kie.client.errors import *  # noqa: F403 - the error tree is public API
 from airflow_provider_kie.client.errors import __all__ as _errors_all
 from airflow_provider_kie.client.models import (
     AlephGenerateRequest,
     JobsCreateTaskRequest,
+    KieRequest,
+    LocalFile,
     RunwayExtendRequest,
     RunwayGenerateRequest,
 )
 from airflow_provider_kie.client.polling import PollPolicy, PollTracker
 from airflow_provider_kie.client.records import TaskKind, TaskRecord, TaskState
-from airflow_provider_kie.client.retry import CallKind, RetryPolicy
+from airflow_provider_kie.client.retry import DEFAULT_READ_RETRY, DEFAULT_SUBMIT_RETRY, CallKind, RetryPolicy
 from airflow_provider_kie.client.sync_client import KieClient
 from airflow_provider_kie.client.webhooks import compute_signature, verify_callback, verify_signature
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_READ_RETRY",
+    "DEFAULT_SUBMIT_RETRY",
     "DEFAULT_TIMEOUT",
     "DEFAULT_UPLOAD_BASE_URL",
     "USER_AGENT",
     "AlephGenerateRequest",
     "AsyncKieClient",
+    "Backoff",
     "CallKind",
     "JobsCreateTaskRequest",
     "KieClient",
+    "KieRequest",
+    "LocalFile",
     "PollPolicy",
     "PollTracker",
     "RetryPolicy",

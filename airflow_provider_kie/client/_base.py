@@ -22,11 +22,16 @@ from airflow_provider_kie.client.errors import (
     KieTransportError,
 )
 from airflow_provider_kie.client.records import TaskRecord, TaskState
-from airflow_provider_kie.client.retry import CallKind, RetryPolicy, retry_or_raise
+from airflow_provider_kie.client.retry import (
+    DEFAULT_READ_RETRY,
+    DEFAULT_SUBMIT_RETRY,
+    CallKind,
+    RetryPolicy,
+    retry_or_raise,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "DEFAULT_SUBMIT_RETRY",
     "DEFAULT_TIMEOUT",
     "DEFAULT_UPLOAD_BASE_URL",
     "USER_AGENT",
@@ -44,8 +49,6 @@ DEFAULT_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 #: Uploads send whole files; give the body time to go out.
 UPLOAD_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
-#: Submits retry briefly: an operator that still sees 429s hands the wait to Airflow (deferral) instead.
-DEFAULT_SUBMIT_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_retry_after=30.0)
 #: The CDN in front of KIE has blocked clients without a normal User-Agent.
 USER_AGENT = f"airflow-provider-kie/{__version__} httpx/{httpx.__version__}"
 
@@ -94,7 +97,7 @@ class BaseKieClient:
         self.base_url = _check_base_url("base_url", base_url)
         self.upload_base_url = _check_base_url("upload_base_url", upload_base_url)
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or DEFAULT_READ_RETRY
         self.submit_retry = submit_retry or DEFAULT_SUBMIT_RETRY
         self.user_agent = user_agent or USER_AGENT
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography

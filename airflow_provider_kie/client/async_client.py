@@ -13,7 +13,7 @@ import httpx
 from airflow_provider_kie.client._base import BaseKieClient, log, transport_error
 from airflow_provider_kie.client.calls import Call, UploadedFile, calls
 from airflow_provider_kie.client.envelope import decode_envelope
-from airflow_provider_kie.client.errors import KieError, KieWaitTimeoutError
+from airflow_provider_kie.client.errors import KieError
 from airflow_provider_kie.client.models import (
     AlephGenerateRequest,
     JobsCreateTaskRequest,
@@ -143,19 +143,15 @@ class AsyncKieClient(BaseKieClient):
         if tracker.policy.first_poll_after:
             await asyncio.sleep(tracker.policy.first_poll_after)
         while True:
+            outcome: TaskRecord | KieError
             try:
-                record = await self.get_task(task_id, kind)
+                outcome = await self.get_task(task_id, kind)
             except KieError as exc:
-                # Transient trouble (already retried by the client) delays the wait; the rest ends it.
-                delay = tracker.on_error(exc, self._rng)
-                log.warning("Polling KIE task %s failed (%s); next poll in %.0f s", task_id, exc, delay)
-            else:
-                if tracker.on_record(record):
-                    log.info("KIE task %s is %s (%s)", task_id, record.state.value, record.raw_state)
-                if record.is_terminal:
-                    return self._check_outcome(record, raise_on_failure)
-                delay = tracker.next_delay(self._rng)
+                outcome = exc
             waited = time.monotonic() - started
-            if timeout is not None and waited + delay > timeout:
-                raise KieWaitTimeoutError(task_id, waited, tracker.last_state or "unknown")
-            await asyncio.sleep(delay)
+            step = tracker.after_poll(
+                task_id, outcome, waited=waited, timeout=timeout, log=log, rng=self._rng
+            )
+            if isinstance(step, TaskRecord):
+                return self._check_outcome(step, raise_on_failure)
+            await asyncio.sleep(step)

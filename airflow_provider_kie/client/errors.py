@@ -1,27 +1,34 @@
-"""The error tree of the KIE client.
+"""The error tree of the KIE client, grouped by what failed, so a caller can catch by meaning.
 
-Every error says whether retrying the same request can help (``retryable``). KIE puts the real status in
-the body's ``code`` (often under HTTP 200), so API errors are keyed by that code; the HTTP status is kept
-alongside for diagnosis. No error message ever contains the API key: messages are built from KIE's ``msg``,
-the endpoint path and short body excerpts that the client redacts before raising.
+KIE puts the real status in the body's ``code`` (often under HTTP 200), so API errors are keyed by that
+code; the HTTP status is kept alongside for diagnosis. Every error also says whether sending the same request
+again can help (``retryable``). No error message ever contains the API key: messages are built from KIE's
+``msg``, the endpoint path and short body excerpts that the client redacts before raising.
 
 ```
 KieError
-├── KieValidationError            local check failed; nothing was sent
-├── KieConfigurationError         the client cannot be built (e.g. no API key)
-├── KieAPIError                   KIE answered with a non-200 code (one subclass per code)
-├── KieResponseError              the answer could not be understood (not JSON, no envelope)
-├── KieTransportError             the request did not complete (connect error, timeout, dropped)
-├── KieSubmitOutcomeUnknownError  a paid submit may or may not have created a task
-├── KieSignatureError             a webhook callback failed its signature check
-├── KieTaskFailedError            a task reached its failed state
-└── KieWaitTimeoutError           waiting for a task took longer than allowed
+├── KieValidationError              a local check failed; nothing was sent
+├── KieConfigurationError           the client cannot be built (e.g. no API key)
+├── KieRequestError                 no usable answer came
+│   ├── KieTransportError           the request did not complete (connect error, timeout, dropped)
+│   └── KieResponseError            the answer could not be understood (not JSON, no envelope)
+├── KieAPIError                     KIE answered, and said no (one subclass per code)
+│   ├── KieBusyError                429 rate limit, 455 maintenance: nothing created, come back later
+│   └── KieAuthError, KieInsufficientCreditsError, KieServerError, ...
+├── KieSubmitOutcomeUnknownError    a paid submit may or may not have created a task
+├── KieSignatureError               a webhook callback failed its signature check
+├── KieTaskError                    the task gave no clip
+│   ├── KieTaskFailedError          it reached its failed state at KIE
+│   └── KieWaitTimeoutError         it did not finish within the time allowed
+└── KieStorageError                 a finished clip could not be stored; the destination is untouched
 ```
+
+The Airflow-facing exceptions that operators raise live in :mod:`airflow_provider_kie.exceptions`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -29,6 +36,7 @@ __all__ = [
     "KieAPIError",
     "KieAuthError",
     "KieBadRequestError",
+    "KieBusyError",
     "KieConfigurationError",
     "KieError",
     "KieFeatureDisabledError",
@@ -38,11 +46,14 @@ __all__ = [
     "KieMaintenanceError",
     "KieNotFoundError",
     "KieRateLimitError",
+    "KieRequestError",
     "KieResponseError",
     "KieServerError",
     "KieSignatureError",
+    "KieStorageError",
     "KieSubKeyLimitError",
     "KieSubmitOutcomeUnknownError",
+    "KieTaskError",
     "KieTaskFailedError",
     "KieTaskNotFoundError",
     "KieTransportError",
@@ -93,6 +104,12 @@ class KieValidationError(KieError, ValueError):
     def fields(self) -> tuple[str, ...]:
         """The names of the fields that broke a rule, in order."""
         return tuple(e.field for e in self.errors)
+
+    def renamed(self, names: Mapping[str, str]) -> KieValidationError:
+        """The same error with fields renamed (request field -> the caller's parameter name)."""
+        return KieValidationError(
+            self.model, [FieldError(names.get(e.field, e.field), e.rule) for e in self.errors]
+        )
 
 
 class KieConfigurationError(KieError):
@@ -164,11 +181,17 @@ class KieTaskNotFoundError(KieUnprocessableError):
     """422 "recordInfo is null": KIE knows no task with that id (or not yet)."""
 
 
-class KieRateLimitError(KieAPIError):
+class KieBusyError(KieAPIError):
+    """KIE turned the request away for load or upkeep: nothing was created, so sending it again later is
+    safe, even for a paid submit. ``retry_after`` says how long KIE asked to wait, when it did."""
+
+    retryable = True
+
+
+class KieRateLimitError(KieBusyError):
     """429: more than ~20 new generations per 10 s. Not queued by KIE: wait and send again."""
 
     code_value = 429
-    retryable = True
 
 
 class KieSubKeyLimitError(KieAPIError):
@@ -183,11 +206,10 @@ class KieImageFetchError(KieAPIError):
     code_value = 451
 
 
-class KieMaintenanceError(KieAPIError):
+class KieMaintenanceError(KieBusyError):
     """455: KIE is under maintenance. Nothing was created; try again later."""
 
     code_value = 455
-    retryable = True
 
 
 class KieServerError(KieAPIError):
@@ -256,7 +278,15 @@ def api_error_for_code(
     return cls(message, code=code, http_status=http_status, endpoint=endpoint, retry_after=retry_after)
 
 
-class KieResponseError(KieError):
+class KieRequestError(KieError):
+    """No usable answer came: the request did not complete, or what came back could not be read.
+
+    The counterpart of :class:`KieAPIError` (KIE answered, and said no), as httpx's ``RequestError`` is of
+    ``HTTPStatusError``.
+    """
+
+
+class KieResponseError(KieRequestError):
     """KIE's answer could not be understood: not JSON, or not the ``{code, msg, data}`` envelope.
 
     Carries the HTTP status and a short, redacted excerpt of the body. Retryable after a 5xx (typically an
@@ -277,7 +307,7 @@ class KieResponseError(KieError):
         super().__init__(f"KIE {endpoint} sent {problem} (HTTP {http_status}): {body_excerpt!r}")
 
 
-class KieTransportError(KieError):
+class KieTransportError(KieRequestError):
     """The request did not complete: connection refused, timeout, dropped connection.
 
     ``request_sent`` is False only when we know the request never left (connect failure): only then is
@@ -313,21 +343,38 @@ class KieSignatureError(KieError):
     """A webhook callback's signature is missing, wrong or too old."""
 
 
-class KieTaskFailedError(KieError):
+class KieTaskError(KieError):
+    """The task itself gave no clip: it failed at KIE, or did not finish in the time allowed."""
+
+    def __init__(self, task_id: str, message: str) -> None:
+        self.task_id = task_id
+        super().__init__(message)
+
+
+class KieTaskFailedError(KieTaskError):
     """A KIE task ended in its failed state. Carries KIE's failure code and message."""
 
     def __init__(self, task_id: str, fail_code: str | None, fail_msg: str | None) -> None:
-        self.task_id = task_id
         self.fail_code = fail_code
         self.fail_msg = fail_msg
-        super().__init__(f"KIE task {task_id} failed (failCode={fail_code}): {fail_msg or 'no reason given'}")
+        super().__init__(
+            task_id, f"KIE task {task_id} failed (failCode={fail_code}): {fail_msg or 'no reason given'}"
+        )
 
 
-class KieWaitTimeoutError(KieError):
+class KieWaitTimeoutError(KieTaskError):
     """Waiting for a task took longer than the caller allowed. The task may still finish at KIE."""
 
     def __init__(self, task_id: str, waited: float, last_state: str) -> None:
-        self.task_id = task_id
         self.waited = waited
         self.last_state = last_state
-        super().__init__(f"KIE task {task_id} still {last_state} after waiting {waited:.0f} s")
+        super().__init__(task_id, f"KIE task {task_id} still {last_state} after waiting {waited:.0f} s")
+
+
+class KieStorageError(KieError):
+    """A finished clip's media could not be stored; nothing was written to the destination.
+
+    Retryable: the next attempt (an Airflow retry of the task) fetches fresh links and stores again.
+    """
+
+    retryable = True

@@ -11,6 +11,8 @@ unambiguous, and empty strings for optional URLs mean "not given".
 from __future__ import annotations
 
 import ipaddress
+import os
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
@@ -24,6 +26,8 @@ __all__ = [
     "RUNWAY_ASPECT_RATIOS",
     "AlephGenerateRequest",
     "JobsCreateTaskRequest",
+    "KieRequest",
+    "LocalFile",
     "RunwayExtendRequest",
     "RunwayGenerateRequest",
 ]
@@ -61,6 +65,65 @@ def check_url(value: str) -> str:
     if parts.scheme == "http" and not _is_loopback(host):
         raise ValueError(URL_RULE)
     return value.strip()
+
+
+FILE_RULE = "must be an https:// URL or an existing file to upload"
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """An input that is not on the internet yet: a local path, or any object with ``read_bytes()``,
+    ``exists()`` and ``name`` (an Airflow ``ObjectStoragePath`` such as ``s3://bucket/image.png``).
+
+    A request may hold one in a field listed in its ``file_fields``; it cannot be sent until the file is
+    uploaded to KIE's upload host and replaced by its URL (:meth:`KieRequest.with_uploads`,
+    ``KieClient.upload_files``).
+    """
+
+    source: Any
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.source, "name", None) or os.path.basename(os.fspath(self.source)))
+
+    @property
+    def is_local_path(self) -> bool:
+        """True for a path on this machine (upload as a stream); False for remote object storage."""
+        protocol = getattr(self.source, "protocol", None)
+        return protocol is None or protocol in ("file", "local", "")
+
+    @property
+    def local_path(self) -> str:
+        return str(getattr(self.source, "path", self.source))
+
+    def exists(self) -> bool:
+        if not self.is_local_path:
+            return bool(self.source.exists())
+        return os.path.isfile(self.local_path)
+
+    def read_bytes(self) -> bytes:
+        data: bytes = self.source.read_bytes()
+        return data
+
+    def __str__(self) -> str:
+        return self.local_path if self.is_local_path else str(self.source)
+
+
+def _url_or_file(value: Any) -> Any:
+    """An input field that also takes a file to upload first: a URL is checked, anything else must exist."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and "://" in value and not value.strip().startswith("file://"):
+        return check_url(value)
+    source = value.source if isinstance(value, LocalFile) else value
+    if isinstance(source, str):
+        source = source.strip().removeprefix("file://")
+    local = LocalFile(source)
+    if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read_bytes"):
+        raise ValueError(FILE_RULE + f" (got {type(source).__name__})")
+    if not local.exists():
+        raise ValueError(FILE_RULE + f" (got {str(local)!r}, which does not exist)")
+    return local
 
 
 def _optional_url(value: Any) -> Any:
@@ -110,6 +173,8 @@ class KieRequest(BaseModel):
 
     #: KIE's name of each field whose camelCase is not mechanical.
     _aliases: ClassVar[dict[str, str]] = {}
+    #: Input fields that also take a :class:`LocalFile`, uploaded to KIE's upload host before the submit.
+    file_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -131,8 +196,30 @@ class KieRequest(BaseModel):
                     raise cause from None
             raise KieValidationError(cls.__name__, _to_field_errors(exc)) from None
 
+    def pending_uploads(self) -> dict[str, LocalFile]:
+        """The fields that still hold a file to upload, by field name."""
+        return {
+            name: value for name in self.file_fields if isinstance(value := getattr(self, name), LocalFile)
+        }
+
+    def with_uploads(self, urls: dict[str, str]) -> Self:
+        """This request with each pending file replaced by its uploaded URL (KIE's own https link)."""
+        unknown = set(urls) - set(self.pending_uploads())
+        if unknown:
+            raise ValueError(f"no pending upload in {sorted(unknown)}")
+        return self.model_copy(update=urls)
+
     def to_payload(self) -> dict[str, Any]:
         """The JSON body KIE expects: camelCase keys, unset optional fields left out."""
+        pending = self.pending_uploads()
+        if pending:
+            raise KieValidationError(
+                type(self).__name__,
+                [
+                    FieldError(name, "holds a local file: upload it first (KieClient.upload_files)")
+                    for name in pending
+                ],
+            )
         payload = {}
         for name, value in self.model_dump(exclude_none=True).items():
             payload[self._aliases.get(name, name)] = value
@@ -147,7 +234,7 @@ class RunwayGenerateRequest(KieRequest):
     :param quality: ``720p`` or ``1080p``; 1080p only with a 5 s duration.
     :param aspect_ratio: one of 16:9, 4:3, 1:1, 3:4, 9:16. Required for text-to-video; KIE ignores it when
         ``image_url`` is given (the image decides).
-    :param image_url: a public https image to animate.
+    :param image_url: a public https image to animate, or a :class:`LocalFile` (a path) to upload first.
     :param watermark: watermark text; empty for none.
     :param callback_url: KIE POSTs the result there when the task ends.
     """
@@ -158,17 +245,19 @@ class RunwayGenerateRequest(KieRequest):
         "watermark": "waterMark",
         "callback_url": "callBackUrl",
     }
+    file_fields: ClassVar[tuple[str, ...]] = ("image_url",)
 
     prompt: str
     duration: int
     quality: Quality
     aspect_ratio: RunwayAspectRatio | None = None
-    image_url: str | None = None
+    image_url: str | LocalFile | None = None
     watermark: str = ""
     callback_url: str | None = None
 
     _check_prompt = field_validator("prompt")(_prompt)
-    _check_urls = field_validator("image_url", "callback_url", mode="before")(_optional_url)
+    _check_inputs = field_validator("image_url", mode="before")(_url_or_file)
+    _check_urls = field_validator("callback_url", mode="before")(_optional_url)
     _check_numbers = field_validator("duration", mode="before")(_not_boolean)
 
     @field_validator("duration")
@@ -233,10 +322,11 @@ class AlephGenerateRequest(KieRequest):
     """``POST /api/v1/aleph/generate``: restyle or edit an existing video (video-to-video).
 
     :param prompt: the edit to make, 1-1800 characters.
-    :param video_url: a public https video, at most 10 MB; only its first 5 s are used.
+    :param video_url: a public https video, at most 10 MB (only its first 5 s are used), or a
+        :class:`LocalFile` to upload first.
     :param aspect_ratio: one of 16:9, 9:16, 4:3, 3:4, 1:1, 21:9.
     :param seed: an integer for reproducible results.
-    :param reference_image: a public https image to guide the style.
+    :param reference_image: a public https image to guide the style, or a :class:`LocalFile`.
     :param watermark: watermark text; empty for none.
     :param upload_cn: upload through KIE's mainland-China route.
     :param callback_url: KIE POSTs the result there when the task ends.
@@ -251,27 +341,28 @@ class AlephGenerateRequest(KieRequest):
         "callback_url": "callBackUrl",
     }
 
+    file_fields: ClassVar[tuple[str, ...]] = ("video_url", "reference_image")
+
     prompt: str
-    video_url: str
+    video_url: str | LocalFile
     aspect_ratio: AlephAspectRatio | None = None
     seed: int | None = None
-    reference_image: str | None = None
+    reference_image: str | LocalFile | None = None
     watermark: str = ""
     upload_cn: bool | None = None
     callback_url: str | None = None
 
     _check_prompt = field_validator("prompt")(_prompt)
-    _check_urls = field_validator("reference_image", "callback_url", mode="before")(_optional_url)
+    _check_inputs = field_validator("reference_image", mode="before")(_url_or_file)
+    _check_urls = field_validator("callback_url", mode="before")(_optional_url)
     _check_numbers = field_validator("seed", mode="before")(_not_boolean)
 
     @field_validator("video_url", mode="before")
     @classmethod
     def _video_url(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if not value.strip():
-                raise ValueError("is required: the video to restyle")
-            return check_url(value)
-        return value
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ValueError("is required: the video to restyle")
+        return _url_or_file(value)
 
     @field_validator("aspect_ratio", "seed", mode="before")
     @classmethod

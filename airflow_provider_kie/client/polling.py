@@ -30,10 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kie.client.errors import KieError, KieTaskNotFoundError
+from airflow_provider_kie.client.backoff import Backoff, check_jitter
+from airflow_provider_kie.client.errors import KieError, KieTaskNotFoundError, KieWaitTimeoutError
 from airflow_provider_kie.client.records import TaskState
 
 if TYPE_CHECKING:
+    import logging
+
     from airflow_provider_kie.client.records import TaskRecord
 
 __all__ = ["PollPolicy", "PollTracker"]
@@ -76,8 +79,7 @@ class PollPolicy:
     def __post_init__(self) -> None:
         if self.interval is not None and self.interval <= 0:
             raise ValueError("interval must be positive")
-        if not 0 <= self.jitter < 1:
-            raise ValueError("jitter must be in [0, 1)")
+        check_jitter(self.jitter)
         if self.pending_interval <= 0 or self.generating_interval <= 0:
             raise ValueError("pending_interval and generating_interval must be positive")
         if self.min_generation < 0:
@@ -105,10 +107,11 @@ class PollPolicy:
 
     def next_delay(self, consecutive_errors: int = 0, rng: random.Random | None = None) -> float:
         """Seconds until the next poll, after ``consecutive_errors`` failed polls in a row."""
-        base = self.base_interval
         if consecutive_errors:
-            return self._jittered(min(self.error_backoff_max, base * 2**consecutive_errors), rng)
-        return self._jittered(base, rng)
+            # Doubling from twice the usual pace: the first failed poll already waits longer than usual.
+            errors = Backoff(base=self.base_interval, cap=self.error_backoff_max, jitter=self.jitter)
+            return errors.delay(consecutive_errors + 1, rng=rng)
+        return self._jittered(self.base_interval, rng)
 
     def delay_for(
         self, state: TaskState | None, generating_for: float | None, rng: random.Random | None = None
@@ -188,3 +191,34 @@ class PollTracker:
         since = self._generating_since
         generating_for = None if since is None else self.clock() - since
         return self.policy.delay_for(self._state, generating_for, rng)
+
+    def after_poll(
+        self,
+        task_id: str,
+        outcome: TaskRecord | KieError,
+        *,
+        waited: float,
+        timeout: float | None,
+        log: logging.Logger,
+        rng: random.Random | None = None,
+    ) -> TaskRecord | float:
+        """One blocking wait's step after a poll (the clients' ``wait_for_task``): log what it found, and
+        return the record when the task has ended, else the seconds to sleep before the next poll.
+
+        :param waited: seconds since the wait began. :param timeout: the wait's limit (``None``: none).
+        :raises KieError: the poll's error, when more polling cannot help.
+        :raises KieWaitTimeoutError: when the next poll would come after ``timeout``.
+        """
+        if isinstance(outcome, KieError):
+            # Transient trouble (already retried by the client) delays the wait; the rest ends it.
+            delay = self.on_error(outcome, rng)
+            log.warning("Polling KIE task %s failed (%s); next poll in %.0f s", task_id, outcome, delay)
+        else:
+            if self.on_record(outcome):
+                log.info("KIE task %s is %s (%s)", task_id, outcome.state.value, outcome.raw_state)
+            if outcome.is_terminal:
+                return outcome
+            delay = self.next_delay(rng)
+        if timeout is not None and waited + delay > timeout:
+            raise KieWaitTimeoutError(task_id, waited, self.last_state or "unknown")
+        return delay

@@ -73,7 +73,7 @@ class TaskRecord:
     """One KIE task as last read from KIE.
 
     ``raw_state`` is KIE's own word (``generating``, ``successFlag=0``...), for logs. URLs are KIE's and
-    expire: store the media (see ``airflow_provider_kie.storage``) rather than passing the links on.
+    expire: store the media (see ``airflow_provider_kie.client.storage``) rather than passing the links on.
     """
 
     task_id: str

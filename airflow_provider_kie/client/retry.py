@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 
+from airflow_provider_kie.client.backoff import Backoff, check_jitter
 from airflow_provider_kie.client.errors import (
+    KieBusyError,
     KieError,
-    KieMaintenanceError,
-    KieRateLimitError,
     KieResponseError,
     KieServerError,
     KieSubmitOutcomeUnknownError,
@@ -26,7 +26,14 @@ from airflow_provider_kie.client.errors import (
     KieUpstreamTimeoutError,
 )
 
-__all__ = ["CallKind", "RetryPolicy", "parse_retry_after", "retry_or_raise"]
+__all__ = [
+    "DEFAULT_READ_RETRY",
+    "DEFAULT_SUBMIT_RETRY",
+    "CallKind",
+    "RetryPolicy",
+    "parse_retry_after",
+    "retry_or_raise",
+]
 
 
 class CallKind(str, Enum):
@@ -40,7 +47,7 @@ class CallKind(str, Enum):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter, honouring ``Retry-After``.
+    """How many attempts a call gets, and the :class:`Backoff` between them (honouring ``Retry-After``).
 
     :param max_attempts: attempts in all, the first included; 1 disables retries.
     :param base_delay: the wait before the second attempt, in seconds; doubles each time.
@@ -60,24 +67,30 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if not 0 <= self.jitter < 1:
-            raise ValueError("jitter must be in [0, 1)")
+        check_jitter(self.jitter)
+
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(base=self.base_delay, cap=self.max_delay, jitter=self.jitter)
 
     def delay(
         self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
     ) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        source: random.Random = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        if retry_after is not None:
-            # The server's figure is a floor: add jitter on top only, never below it.
-            return retry_after * (1 + source.uniform(0, self.jitter))
-        backoff = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-        return backoff * source.uniform(1 - self.jitter, 1 + self.jitter)
+        """Seconds to wait after failed attempt number ``attempt`` (1-based); ``retry_after`` is a floor."""
+        return self.backoff.delay(attempt, floor=retry_after, rng=rng)
 
     @classmethod
     def none(cls) -> RetryPolicy:
         """A policy that never retries."""
         return cls(max_attempts=1)
+
+
+#: Reads and free calls: ride out a few seconds of trouble.
+DEFAULT_READ_RETRY = RetryPolicy()
+#: Paid submits, only where KIE surely created nothing (429, 455, a connection that never opened). Short on
+#: purpose: in a worker, a refusal that outlasts these attempts, or a ``Retry-After`` over 5 s, is better
+#: spent deferred (the operators' load backoff) than asleep in a worker slot.
+DEFAULT_SUBMIT_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=4.0, max_retry_after=5.0)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -97,7 +110,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def _submit_can_resend(error: KieError) -> bool:
-    if isinstance(error, (KieRateLimitError, KieMaintenanceError)):
+    if isinstance(error, KieBusyError):
         return True
     return isinstance(error, KieTransportError) and not error.request_sent
 

@@ -7,8 +7,10 @@
   finished file (object stores publish an object only when its upload completes);
 - the byte count is checked against ``Content-Length``; a short body is retried, never stored;
 - a link that has expired (403/404/410) or broke mid-download is replaced through ``refresh_url`` (KIE's
-  download-url endpoint) and the download starts over;
-- memory stays flat: the body is streamed in chunks, whatever its size.
+  download-url endpoint) and the download starts over, after the shared backoff (``DOWNLOAD_RETRY``);
+- memory stays flat: each network read is written as it arrives, whatever the file's size. (Re-assembling
+  reads into 1 MiB chunks made httpx copy every byte once more: 2.4x slower on a 1 GiB file,
+  ``benchmarks/bench_download.py``.)
 
 The API key is never sent to the media host: downloads use their own HTTP client without credentials.
 """
@@ -21,6 +23,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,30 +32,24 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from airflow_provider_kie.client import USER_AGENT, KieError, shared_ssl_context
+from airflow_provider_kie.client._base import USER_AGENT, shared_ssl_context
+from airflow_provider_kie.client.errors import KieError, KieStorageError
+from airflow_provider_kie.client.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
-__all__ = ["DownloadError", "StoredFile", "store_url"]
+__all__ = ["DOWNLOAD_RETRY", "StoredFile", "store_url"]
 
 log = logging.getLogger(__name__)
 
 #: Bytes per read when copying a finished file to an object store.
 CHUNK_SIZE = 1024 * 1024
-#: Bytes per write when downloading; ``None`` writes each network read as it arrives (<= 64 KiB with httpx).
-#: Re-assembling reads into 1 MiB chunks made httpx copy every byte once more and allocate a fresh 1 MiB
-#: buffer per chunk: 2.4x slower on a 1 GiB file, for no memory benefit (benchmarks/bench_download.py).
-DOWNLOAD_CHUNK_SIZE: int | None = None
 #: Answers that mean "this link no longer works" rather than "the file is gone for good".
 EXPIRED_LINK_STATUSES = frozenset({401, 403, 404, 410})
 DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-
-
-class DownloadError(KieError):
-    """A media file could not be stored; nothing was written to the destination."""
-
-    retryable = True
+#: Downloads of one file: three in all, a second or two apart (a fresh link is fetched in between).
+DOWNLOAD_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=4.0)
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,7 @@ def _download_once(http: httpx.Client, url: str, sink: Path) -> tuple[int, str |
         encoded = response.headers.get("Content-Encoding", "identity") != "identity"
         written = 0
         with sink.open("wb") as out:
-            for chunk in response.iter_bytes(DOWNLOAD_CHUNK_SIZE):
+            for chunk in response.iter_bytes():
                 out.write(chunk)
                 written += len(chunk)
         if expected is not None and not encoded and written != int(expected):
@@ -140,7 +137,7 @@ def store_url(
     destination: str | os.PathLike[str] | ObjectStoragePath,
     *,
     refresh_url: Callable[[str], str] | None = None,
-    attempts: int = 3,
+    retry: RetryPolicy = DOWNLOAD_RETRY,
     http: httpx.Client | None = None,
 ) -> StoredFile:
     """Download ``url`` into ``destination`` completely or not at all.
@@ -148,9 +145,9 @@ def store_url(
     :param url: the media URL (KIE's ``videoUrl`` / ``imageUrl``).
     :param destination: the final file path: local path, ``file://`` or any ObjectStoragePath.
     :param refresh_url: given the expired URL, returns a fresh direct link (``KieClient.get_download_url``).
-    :param attempts: downloads tried in all before giving up.
+    :param retry: how many downloads to try in all, and the backoff between them.
     :param http: an httpx client to use (tests); a credential-free one is made otherwise.
-    :raises DownloadError: after ``attempts`` failures; the destination is left untouched.
+    :raises KieStorageError: after ``retry.max_attempts`` failures; the destination is left untouched.
     """
     own_client = http is None
     client = http or httpx.Client(
@@ -165,7 +162,10 @@ def store_url(
     problems: list[str] = []
     try:
         with _temp_file_near(staging) as temp:
+            attempts = retry.max_attempts
             for attempt in range(1, attempts + 1):
+                if attempt > 1:
+                    time.sleep(retry.delay(attempt - 1))
                 try:
                     size, content_type = _download_once(client, current, temp)
                 except (_ExpiredLink, _ShortBody, httpx.TransportError, httpx.HTTPStatusError) as exc:
@@ -187,7 +187,7 @@ def store_url(
     finally:
         if own_client:
             client.close()
-    raise DownloadError(f"Could not store {_safe(url)} at {destination}: " + "; ".join(problems))
+    raise KieStorageError(f"Could not store {_safe(url)} at {destination}: " + "; ".join(problems))
 
 
 def _safe(url: str) -> str:

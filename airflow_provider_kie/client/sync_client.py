@@ -12,10 +12,11 @@ import httpx
 from airflow_provider_kie.client._base import BaseKieClient, log, transport_error
 from airflow_provider_kie.client.calls import Call, UploadedFile, calls
 from airflow_provider_kie.client.envelope import decode_envelope
-from airflow_provider_kie.client.errors import KieError, KieWaitTimeoutError
+from airflow_provider_kie.client.errors import KieError
 from airflow_provider_kie.client.models import (
     AlephGenerateRequest,
     JobsCreateTaskRequest,
+    KieRequest,
     RunwayExtendRequest,
     RunwayGenerateRequest,
 )
@@ -25,6 +26,7 @@ from airflow_provider_kie.client.records import TaskKind, TaskRecord
 __all__ = ["KieClient"]
 
 T = TypeVar("T")
+R = TypeVar("R", bound=KieRequest)
 
 
 class KieClient(BaseKieClient):
@@ -116,6 +118,23 @@ class KieClient(BaseKieClient):
         """Have the upload host fetch a public URL."""
         return self._send(calls.upload_from_url(file_url, upload_path, file_name))
 
+    def upload_files(self, request: R, upload_path: str) -> R:
+        """``request`` with every :class:`~airflow_provider_kie.client.models.LocalFile` it holds uploaded
+        to ``upload_path`` on KIE's upload host and replaced by its URL; the request itself when none.
+
+        Give each submit its own ``upload_path``: a file uploaded under a name another job also uses may be
+        replaced before KIE fetches it.
+        """
+        urls: dict[str, str] = {}
+        for field, local in request.pending_uploads().items():
+            if local.is_local_path:
+                uploaded = self.upload_file(local.local_path, upload_path, file_name=local.name)
+            else:
+                uploaded = self.upload_base64(local.read_bytes(), upload_path, file_name=local.name)
+            log.info("Uploaded %s (%s) to KIE's upload host: %s", field, local.name, uploaded.download_url)
+            urls[field] = uploaded.download_url
+        return request.with_uploads(urls) if urls else request
+
     # -- waiting -----------------------------------------------------------------------------------------
     def wait_for_task(
         self,
@@ -137,19 +156,15 @@ class KieClient(BaseKieClient):
         if tracker.policy.first_poll_after:
             time.sleep(tracker.policy.first_poll_after)
         while True:
+            outcome: TaskRecord | KieError
             try:
-                record = self.get_task(task_id, kind)
+                outcome = self.get_task(task_id, kind)
             except KieError as exc:
-                # Transient trouble (already retried by the client) delays the wait; the rest ends it.
-                delay = tracker.on_error(exc, self._rng)
-                log.warning("Polling KIE task %s failed (%s); next poll in %.0f s", task_id, exc, delay)
-            else:
-                if tracker.on_record(record):
-                    log.info("KIE task %s is %s (%s)", task_id, record.state.value, record.raw_state)
-                if record.is_terminal:
-                    return self._check_outcome(record, raise_on_failure)
-                delay = tracker.next_delay(self._rng)
+                outcome = exc
             waited = time.monotonic() - started
-            if timeout is not None and waited + delay > timeout:
-                raise KieWaitTimeoutError(task_id, waited, tracker.last_state or "unknown")
-            time.sleep(delay)
+            step = tracker.after_poll(
+                task_id, outcome, waited=waited, timeout=timeout, log=log, rng=self._rng
+            )
+            if isinstance(step, TaskRecord):
+                return self._check_outcome(step, raise_on_failure)
+            time.sleep(step)

@@ -182,11 +182,10 @@ class KieHook(BaseHook):
 
     def get_conn(self) -> KieClient:
         """A blocking :class:`KieClient` for this connection, built once per hook."""
-        return self.client
+        return self._client
 
     @cached_property
-    def client(self) -> KieClient:
-        """A blocking :class:`KieClient` for this connection, built once per hook."""
+    def _client(self) -> KieClient:
         settings = self.settings
         self.log.info("Using KIE at %s (connection %r)", settings.base_url, self.kie_conn_id)
         return KieClient(settings.api_key, transport=self._transport, **self._client_kwargs(settings))

@@ -1,4 +1,4 @@
-"""The end of a clip's life, shared by the operators and the sensor.
+"""Step 6, the end of a clip's life, shared by the operators and the sensor.
 
 Once a KIE task has ended: turn the trigger's event (or a polled record) into success or a clear failure,
 re-read the record for fresh URLs, store video and cover in the user's storage, tell any outlet Asset where
@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_kie._compat import AirflowException
-from airflow_provider_kie.client import TaskKind, TaskRecord, TaskState
-from airflow_provider_kie.storage import store_url
+from airflow_provider_kie.client import KieStorageError, TaskKind, TaskRecord, TaskState
+from airflow_provider_kie.client.storage import store_url
+from airflow_provider_kie.exceptions import (
+    KieClipFailedException,
+    KieClipUnavailableException,
+    KieWaitException,
+)
+from airflow_provider_kie.lifecycle.results import ClipResult, clip_result
 
 if TYPE_CHECKING:
     import logging
@@ -23,74 +28,24 @@ if TYPE_CHECKING:
 
     from airflow_provider_kie.hooks.kie import KieHook
 
-__all__ = [
-    "ClipResult",
-    "KieClipUnavailable",
-    "KieTaskFailed",
-    "KieWaitFailed",
-    "clip_result",
-    "finish_clip",
-    "record_from_event",
-    "resolve_output",
-    "store_clip",
-]
-
-#: XCom key under which the KIE task id is pushed as soon as it is known (before any wait).
-TASK_ID_XCOM_KEY = "kie_task_id"
-#: XCom key the extra link reads.
-VIDEO_URL_XCOM_KEY = "kie_video_url"
-
-
-class ClipResult(TypedDict):
-    """What an operator or the sensor returns (and pushes to XCom) for one finished clip."""
-
-    kie_task_id: str
-    kind: str
-    state: str
-    video_url: str | None
-    cover_url: str | None
-    video_id: str | None
-    video_path: str | None
-    cover_path: str | None
-    parent_task_id: str | None
-
-
-class KieTaskFailed(AirflowException):
-    """KIE reports the task as failed. Carries KIE's ``fail_code`` and ``fail_msg``."""
-
-    def __init__(self, record: Mapping[str, Any]) -> None:
-        self.kie_task_id = str(record.get("task_id"))
-        self.fail_code = record.get("fail_code")
-        self.fail_msg = record.get("fail_msg")
-        super().__init__(
-            f"KIE task {self.kie_task_id} failed: {self.fail_msg or 'no reason given'} "
-            f"(failCode={self.fail_code})"
-        )
-
-
-class KieWaitFailed(AirflowException):
-    """Waiting for the task ended without an outcome: a timeout, or an error polling KIE."""
-
-
-class KieClipUnavailable(AirflowException):
-    """The task succeeded but its media cannot be stored (expired, or no URL)."""
+__all__ = ["finish_clip", "record_from_event", "resolve_output", "store_clip"]
 
 
 def record_from_event(event: Mapping[str, Any] | None) -> TaskRecord:
     """The finished task's record from a trigger event; raise a clear error for any other event."""
     if not event:
-        raise KieWaitFailed("The KIE trigger ended without an event")
+        raise KieWaitException("The KIE trigger ended without an event")
     status = event.get("status")
     task_id = event.get("kie_task_id")
     if status == TaskState.SUCCEEDED.value or status == TaskState.FAILED.value:
         return TaskRecord.from_dict(event["record"])
     if status == "timeout":
-        raise KieWaitFailed(
+        raise KieWaitException(
             f"Timed out waiting for KIE task {task_id} after {event.get('waited')} s "
             f"(last state: {event.get('last_state')}). The task may still finish at KIE; a retry of this "
             "Airflow task reconnects to it instead of paying for a new one."
         )
-    raise KieWaitFailed(
+    raise KieWaitException(
         f"Waiting for KIE task {task_id} failed: {event.get('error_type')}: {event.get('message')}"
     )
 
@@ -114,22 +69,6 @@ def _suffix(url: str | None, default: str) -> str:
     return suffix if suffix in (".mp4", ".mov", ".webm", ".png", ".jpg", ".jpeg", ".webp") else default
 
 
-def clip_result(
-    record: TaskRecord, video_path: str | None = None, cover_path: str | None = None
-) -> ClipResult:
-    return ClipResult(
-        kie_task_id=record.task_id,
-        kind=record.kind.value,
-        state=record.state.value,
-        video_url=record.video_url,
-        cover_url=record.cover_url,
-        video_id=record.video_id,
-        video_path=video_path,
-        cover_path=cover_path,
-        parent_task_id=record.parent_task_id,
-    )
-
-
 def store_clip(
     hook: KieHook,
     record: TaskRecord,
@@ -143,34 +82,38 @@ def store_clip(
     cover its own (``.png``).
     """
     if record.state is TaskState.FAILED:
-        raise KieTaskFailed(record.to_dict())
+        raise KieClipFailedException(record.to_dict())
     client = hook.get_conn()
     # URLs in the trigger event may be minutes old; a fresh read also reports expiry.
     fresh = client.get_task(record.task_id, TaskKind(record.kind))
     if fresh.state is TaskState.FAILED:
-        raise KieTaskFailed(fresh.to_dict())
+        raise KieClipFailedException(fresh.to_dict())
     if output is None:
         log.info("KIE task %s succeeded; no output configured, so nothing is downloaded", fresh.task_id)
         return clip_result(fresh)
     if fresh.expired:
-        raise KieClipUnavailable(
+        raise KieClipUnavailableException(
             f"KIE task {fresh.task_id} succeeded, but KIE deleted its media (kept 14 days)"
         )
     if not fresh.video_url:
-        raise KieClipUnavailable(f"KIE task {fresh.task_id} succeeded but reports no video URL")
+        raise KieClipUnavailableException(f"KIE task {fresh.task_id} succeeded but reports no video URL")
     stem = name or fresh.task_id
-    video_path = store_url(
-        fresh.video_url,
-        output / f"{stem}{_suffix(fresh.video_url, '.mp4')}",
-        refresh_url=client.get_download_url,
-    ).path
-    cover_path = None
-    if fresh.cover_url:
-        cover_path = store_url(
-            fresh.cover_url,
-            output / f"{stem}{_suffix(fresh.cover_url, '.png')}",
+    try:
+        video_path = store_url(
+            fresh.video_url,
+            output / f"{stem}{_suffix(fresh.video_url, '.mp4')}",
             refresh_url=client.get_download_url,
         ).path
+        cover_path = None
+        if fresh.cover_url:
+            cover_path = store_url(
+                fresh.cover_url,
+                output / f"{stem}{_suffix(fresh.cover_url, '.png')}",
+                refresh_url=client.get_download_url,
+            ).path
+    except KieStorageError as exc:
+        # Retryable: the next try reconnects to this succeeded task and stores it from fresh links.
+        raise KieClipUnavailableException(f"KIE task {fresh.task_id} succeeded, but {exc}") from exc
     log.info("KIE task %s stored: video %s, cover %s", fresh.task_id, video_path, cover_path)
     return clip_result(fresh, video_path, cover_path)
 

@@ -5,25 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_kie.client import (
-    AlephGenerateRequest,
-    KieClient,
-    RunwayExtendRequest,
-    RunwayGenerateRequest,
-    TaskKind,
-)
-from airflow_provider_kie.client.models import KieRequest
-from airflow_provider_kie.links import KieVideoLink
-from airflow_provider_kie.operators.base import KieVideoBaseOperator
+from airflow_provider_kie.client.families import ALEPH_GENERATE, RUNWAY_EXTEND, RUNWAY_GENERATE, Family
+from airflow_provider_kie.operators.base import KieGenerationOperator
 from airflow_provider_kie.params import task_id_from
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
-__all__ = ["KieVideoLink", "RunwayAlephOperator", "RunwayExtendOperator", "RunwayGenerateOperator"]
+__all__ = ["RunwayAlephOperator", "RunwayExtendOperator", "RunwayGenerateOperator"]
 
 
-class RunwayGenerateOperator(KieVideoBaseOperator):
+class RunwayGenerateOperator(KieGenerationOperator):
     """Generate a Runway clip on KIE: text-to-video, or image-to-video when ``image`` is given.
 
     :param prompt: what the clip shows, 1-1800 characters (templated).
@@ -33,19 +25,20 @@ class RunwayGenerateOperator(KieVideoBaseOperator):
     :param image: the image to animate: an https URL, or a local file / ObjectStoragePath that is uploaded
         through KIE's File Upload API first (templated).
 
-    Every parameter of :class:`~airflow_provider_kie.operators.base.KieVideoBaseOperator` applies
+    Every parameter of :class:`~airflow_provider_kie.operators.base.KieGenerationOperator` applies
     (``output_dir``, ``deferrable``, ``timeout``...). Returns a
-    :class:`~airflow_provider_kie.completion.ClipResult`.
+    :class:`~airflow_provider_kie.lifecycle.results.ClipResult`.
     """
 
     template_fields: Sequence[str] = (
-        *KieVideoBaseOperator.template_fields,
+        *KieGenerationOperator.template_fields,
         "duration",
         "quality",
         "aspect_ratio",
         "image",
     )
-    input_param: ClassVar[str | None] = "image"
+    family: ClassVar[Family[Any]] = RUNWAY_GENERATE
+    parameter_names: ClassVar[dict[str, str]] = {"image_url": "image"}
 
     def __init__(
         self,
@@ -63,23 +56,19 @@ class RunwayGenerateOperator(KieVideoBaseOperator):
         self.aspect_ratio = aspect_ratio
         self.image = image
 
-    def build_request(self, input_url: str | None) -> KieRequest:
-        return RunwayGenerateRequest(
-            prompt=self.prompt,
-            duration=self.duration,
-            quality=self.quality,
-            aspect_ratio=self.aspect_ratio,
-            image_url=input_url,
-            watermark=self.watermark,
-            callback_url=self.callback_url,
-        )
-
-    def submit_request(self, client: KieClient, request: KieRequest) -> str:
-        assert isinstance(request, RunwayGenerateRequest)
-        return client.runway_generate(request)
+    def request_fields(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "duration": self.duration,
+            "quality": self.quality,
+            "aspect_ratio": self.aspect_ratio,
+            "image_url": self.image,
+            "watermark": self.watermark,
+            "callback_url": self.callback_url,
+        }
 
 
-class RunwayExtendOperator(KieVideoBaseOperator):
+class RunwayExtendOperator(KieGenerationOperator):
     """Continue a succeeded Runway clip (a generate or an earlier extend) on KIE.
 
     :param source: the clip to continue: its KIE task id, or the result dict of an upstream KIE operator
@@ -88,7 +77,9 @@ class RunwayExtendOperator(KieVideoBaseOperator):
     :param quality: ``720p`` or ``1080p`` (templated). The extension keeps the source's aspect ratio.
     """
 
-    template_fields: Sequence[str] = (*KieVideoBaseOperator.template_fields, "source", "quality")
+    template_fields: Sequence[str] = (*KieGenerationOperator.template_fields, "source", "quality")
+    family: ClassVar[Family[Any]] = RUNWAY_EXTEND
+    parameter_names: ClassVar[dict[str, str]] = {"task_id": "source"}
 
     def __init__(
         self, *, source: str | Mapping[str, Any], prompt: str, quality: str = "720p", **kwargs: Any
@@ -102,21 +93,17 @@ class RunwayExtendOperator(KieVideoBaseOperator):
         """The KIE task id to extend, whether ``source`` is an id or an upstream result."""
         return task_id_from(self.source)
 
-    def build_request(self, input_url: str | None) -> KieRequest:
-        return RunwayExtendRequest(
-            task_id=self.source_task_id,
-            prompt=self.prompt,
-            quality=self.quality,
-            watermark=self.watermark,
-            callback_url=self.callback_url,
-        )
-
-    def submit_request(self, client: KieClient, request: KieRequest) -> str:
-        assert isinstance(request, RunwayExtendRequest)
-        return client.runway_extend(request)
+    def request_fields(self) -> dict[str, Any]:
+        return {
+            "task_id": self.source_task_id,
+            "prompt": self.prompt,
+            "quality": self.quality,
+            "watermark": self.watermark,
+            "callback_url": self.callback_url,
+        }
 
 
-class RunwayAlephOperator(KieVideoBaseOperator):
+class RunwayAlephOperator(KieGenerationOperator):
     """Restyle or edit a video with Runway Aleph on KIE (video-to-video; output up to 5 s).
 
     :param video: the source video: an https URL (at most 10 MB), or a local file / ObjectStoragePath that
@@ -124,19 +111,20 @@ class RunwayAlephOperator(KieVideoBaseOperator):
     :param prompt: the edit to make (templated).
     :param aspect_ratio: 16:9, 9:16, 4:3, 3:4, 1:1 or 21:9 (templated).
     :param seed: an integer for reproducible results (templated).
-    :param reference_image: an https image guiding the style (templated).
+    :param reference_image: an image guiding the style: an https URL, or a local file / ObjectStoragePath
+        uploaded first (templated).
     :param upload_cn: route uploads through KIE's mainland-China servers.
     """
 
     template_fields: Sequence[str] = (
-        *KieVideoBaseOperator.template_fields,
+        *KieGenerationOperator.template_fields,
         "video",
         "aspect_ratio",
         "seed",
         "reference_image",
     )
-    kind: ClassVar[TaskKind] = TaskKind.ALEPH
-    input_param: ClassVar[str | None] = "video"
+    family: ClassVar[Family[Any]] = ALEPH_GENERATE
+    parameter_names: ClassVar[dict[str, str]] = {"video_url": "video"}
 
     def __init__(
         self,
@@ -156,18 +144,14 @@ class RunwayAlephOperator(KieVideoBaseOperator):
         self.reference_image = reference_image
         self.upload_cn = upload_cn
 
-    def build_request(self, input_url: str | None) -> KieRequest:
-        return AlephGenerateRequest(
-            prompt=self.prompt,
-            video_url=input_url or "",
-            aspect_ratio=self.aspect_ratio,
-            seed=self.seed,
-            reference_image=self.reference_image,
-            watermark=self.watermark,
-            upload_cn=self.upload_cn,
-            callback_url=self.callback_url,
-        )
-
-    def submit_request(self, client: KieClient, request: KieRequest) -> str:
-        assert isinstance(request, AlephGenerateRequest)
-        return client.aleph_generate(request)
+    def request_fields(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "video_url": self.video,
+            "aspect_ratio": self.aspect_ratio,
+            "seed": self.seed,
+            "reference_image": self.reference_image,
+            "watermark": self.watermark,
+            "upload_cn": self.upload_cn,
+            "callback_url": self.callback_url,
+        }

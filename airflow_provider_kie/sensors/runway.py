@@ -12,8 +12,10 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_kie._compat import conf
 from airflow_provider_kie.client import KieError, KieTaskNotFoundError, TaskKind, TaskRecord
-from airflow_provider_kie.completion import KieWaitFailed, finish_clip, record_from_event
+from airflow_provider_kie.exceptions import KieWaitException
 from airflow_provider_kie.hooks.kie import KieHook
+from airflow_provider_kie.lifecycle.completion import finish_clip, record_from_event
+from airflow_provider_kie.lifecycle.results import ClipResult
 from airflow_provider_kie.links import KieVideoLink
 from airflow_provider_kie.params import optional_positive_seconds
 
@@ -116,7 +118,7 @@ class RunwayTaskSensor(BaseSensorOperator):
             return None
         except KieError as exc:
             if not exc.retryable:
-                raise KieWaitFailed(f"Checking KIE task {task_id} failed: {exc}") from exc
+                raise KieWaitException(f"Checking KIE task {task_id} failed: {exc}") from exc
             self.log.warning("Checking KIE task %s failed (%s); will try again", task_id, exc)
             return None
         self.log.info("KIE task %s is %s (%s)", task_id, record.state.value, record.raw_state)
@@ -128,9 +130,9 @@ class RunwayTaskSensor(BaseSensorOperator):
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._complete(context, record))
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> ClipResult:
         """Deferral callback: store the clip, or fail with KIE's reason."""
         return self._complete(context, record_from_event(event))
 
-    def _complete(self, context: Context, record: TaskRecord) -> Any:
+    def _complete(self, context: Context, record: TaskRecord) -> ClipResult:
         return finish_clip(context, self, self.hook, record)

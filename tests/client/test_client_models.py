@@ -13,7 +13,7 @@ from airflow_provider_kie.client import (
     RunwayExtendRequest,
     RunwayGenerateRequest,
 )
-from airflow_provider_kie.client.models import URL_RULE, check_url
+from airflow_provider_kie.client.models import FILE_RULE, URL_RULE, LocalFile, check_url
 
 URL_RULE_START = "must be an https:// URL"
 
@@ -171,7 +171,25 @@ def test_runway_aspect_ratio_optional_with_image(ratio: Any) -> None:
 def test_runway_urls_must_be_https(field: str, url: str) -> None:
     error = invalid(runway, **{field: url})
     assert error.fields == (field,)
-    assert error.errors[0].rule == URL_RULE
+    if field == "image_url" and "://" not in url:
+        # An input field reads a value without a scheme as a local file to upload first.
+        assert error.errors[0].rule == f"{FILE_RULE} (got {url!r}, which does not exist)"
+    else:
+        assert error.errors[0].rule == URL_RULE
+
+
+def test_input_fields_take_a_local_file_that_must_be_uploaded_before_sending(tmp_path: Any) -> None:
+    image = tmp_path / "a.png"
+    image.write_bytes(b"png")
+    request = runway(image_url=str(image))
+    assert request.pending_uploads() == {"image_url": LocalFile(str(image))}
+    with pytest.raises(KieValidationError, match="image_url: holds a local file: upload it first"):
+        request.to_payload()
+    sent = request.with_uploads({"image_url": "https://uploads.example/a.png"})
+    assert sent.to_payload()["imageUrl"] == "https://uploads.example/a.png"
+    assert sent.pending_uploads() == {}
+    with pytest.raises(ValueError, match="no pending upload"):
+        sent.with_uploads({"image_url": "https://x/y.png"})
 
 
 @pytest.mark.parametrize(

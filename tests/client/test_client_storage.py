@@ -7,7 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airflow_provider_kie.storage import DownloadError, store_url
+from airflow_provider_kie.client import KieStorageError, RetryPolicy
+from airflow_provider_kie.client.storage import store_url
 
 BODY = bytes(range(256)) * 64  # 16 KiB
 
@@ -40,8 +41,13 @@ def test_a_truncated_body_never_reaches_the_destination(tmp_path):
         # Content-Length promises more than the body holds.
         return httpx.Response(200, content=BODY[:1000], headers={"Content-Length": str(len(BODY))})
 
-    with pytest.raises(DownloadError, match="got 1000 of 16384 bytes"):
-        store_url("https://media.test/v.mp4", tmp_path / "clip.mp4", http=_client(handler), attempts=2)
+    with pytest.raises(KieStorageError, match="got 1000 of 16384 bytes"):
+        store_url(
+            "https://media.test/v.mp4",
+            tmp_path / "clip.mp4",
+            http=_client(handler),
+            retry=RetryPolicy(max_attempts=2),
+        )
     assert len(calls) == 2
     assert _leftovers(tmp_path) == []
 
@@ -53,8 +59,10 @@ def test_an_existing_file_survives_a_failed_download(tmp_path):
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.RemoteProtocolError("peer closed connection")
 
-    with pytest.raises(DownloadError):
-        store_url("https://media.test/v.mp4", target, http=_client(handler), attempts=2)
+    with pytest.raises(KieStorageError):
+        store_url(
+            "https://media.test/v.mp4", target, http=_client(handler), retry=RetryPolicy(max_attempts=2)
+        )
     assert target.read_bytes() == b"previous good clip"
     assert _leftovers(tmp_path) == ["clip.mp4"]
 
@@ -99,7 +107,7 @@ def test_a_server_error_is_reported_after_the_attempts(tmp_path):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(500, text="oops")
 
-    with pytest.raises(DownloadError, match="attempt 3"):
+    with pytest.raises(KieStorageError, match="attempt 3"):
         store_url("https://media.test/v.mp4?sig=secret", tmp_path / "clip.mp4", http=_client(handler))
     assert _leftovers(tmp_path) == []
 
@@ -108,9 +116,12 @@ def test_log_lines_and_errors_drop_signed_query_strings(tmp_path):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(404)
 
-    with pytest.raises(DownloadError) as raised:
+    with pytest.raises(KieStorageError) as raised:
         store_url(
-            "https://media.test/v.mp4?sig=SECRET-TOKEN", tmp_path / "c.mp4", http=_client(handler), attempts=1
+            "https://media.test/v.mp4?sig=SECRET-TOKEN",
+            tmp_path / "c.mp4",
+            http=_client(handler),
+            retry=RetryPolicy(max_attempts=1),
         )
     assert "SECRET-TOKEN" not in str(raised.value)
 
@@ -120,7 +131,7 @@ def test_a_remote_object_store_destination(tmp_path, mocker):
 
     # The object-store branch (stage locally, then one whole-file upload) on a file:// path, with the
     # locality check forced off: what s3:// or gs:// destinations go through.
-    mocker.patch("airflow_provider_kie.storage._is_local", return_value=False)
+    mocker.patch("airflow_provider_kie.client.storage._is_local", return_value=False)
     destination = ObjectStoragePath(f"file://{tmp_path}/bucket/clip.mp4")
     (tmp_path / "bucket").mkdir()
     stored = store_url(
@@ -162,12 +173,28 @@ def test_no_fresh_link_is_fetched_after_the_last_attempt(tmp_path):
         refreshed.append(url)
         return url
 
-    with pytest.raises(DownloadError):
+    with pytest.raises(KieStorageError):
         store_url(
             "https://media.test/v.mp4",
             tmp_path / "clip.mp4",
             refresh_url=refresh,
             http=_client(lambda r: httpx.Response(403)),
-            attempts=3,
+            retry=RetryPolicy(max_attempts=3),
         )
     assert len(refreshed) == 2
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff_sleeps(mocker):
+    """The backoff between download attempts is real seconds; these tests only count the attempts."""
+    return mocker.patch("airflow_provider_kie.client.storage.time.sleep")
+
+
+def test_attempts_are_spaced_by_the_shared_backoff(tmp_path, _no_backoff_sleeps):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503)
+
+    policy = RetryPolicy(max_attempts=3, base_delay=2.0, max_delay=10.0, jitter=0.0)
+    with pytest.raises(KieStorageError, match="attempt 3"):
+        store_url("https://media.test/v.mp4", tmp_path / "clip.mp4", http=_client(handler), retry=policy)
+    assert [c.args[0] for c in _no_backoff_sleeps.call_args_list] == [2.0, 4.0]

@@ -35,7 +35,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_provider_kie.client import RetryPolicy
+from airflow_provider_kie.client import Backoff, RetryPolicy
 from airflow_provider_kie.emulator import EmulatorConfig, RunningEmulator, running_emulator
 from airflow_provider_kie.emulator.media import cover_image, sample_video
 
@@ -100,11 +100,11 @@ def kie_conn(emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> Callable[
 
 @pytest.fixture
 def fast_backoff(mocker: Any) -> None:
-    """Operator backoff of ~25-400 ms instead of 15-300 s; refused submits go straight to that backoff."""
-    mocker.patch("airflow_provider_kie.operators.base.FIRST_BACKOFF", 0.05)
-    mocker.patch("airflow_provider_kie.operators.base.MAX_BACKOFF", 0.4)
+    """Operator backoff of ~25-400 ms instead of 7.5 s-5 min; refused submits go straight to that backoff."""
+    mocker.patch(
+        "airflow_provider_kie.lifecycle.load.LOAD_BACKOFF", Backoff(base=0.0375, cap=0.3, jitter=1 / 3)
+    )
     mocker.patch("airflow_provider_kie.client._base.DEFAULT_SUBMIT_RETRY", RetryPolicy.none())
-    mocker.patch("airflow_provider_kie.operators.base.SUBMIT_RETRY", RetryPolicy.none())
 
 
 # -- media ------------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ import pytest
 from airflow.sdk import DAG
 
 from airflow_provider_kie.client import KieClient, PollPolicy, RunwayGenerateRequest
-from airflow_provider_kie.completion import KieClipUnavailable
 from airflow_provider_kie.emulator import FaultRule, RunningEmulator
+from airflow_provider_kie.exceptions import KieClipUnavailableException
 from airflow_provider_kie.operators.runway import RunwayGenerateOperator
 from airflow_provider_kie.sensors.runway import RunwayTaskSensor
 
@@ -130,6 +130,6 @@ def test_expired_media_after_the_trigger_fired(emu: RunningEmulator, kie_conn: A
     }
     emu.advance_time(FOURTEEN_DAYS_AND_AN_HOUR)
     op = RunwayGenerateOperator(task_id="gen", prompt="a red fox", output_dir=str(tmp_path / "clips"))
-    with pytest.raises(KieClipUnavailable, match="KIE deleted its media"):
+    with pytest.raises(KieClipUnavailableException, match="KIE deleted its media"):
         op.execute_complete({"ti": None}, event=event)
     assert not (tmp_path / "clips").exists()

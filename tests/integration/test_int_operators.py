@@ -124,13 +124,14 @@ def test_every_operator_end_to_end(
 
     # Local inputs went through the upload host first, and KIE was given the uploaded copies.
     image_url = _raw_record(emu, "/api/v1/runway/record-detail", ids["i2v"])["generateParam"]["imageUrl"]
-    assert image_url == f"{emu.upload_base_url}/files/{quote(f'airflow/{dag_id}/i2v/product.png')}"
+    # Each run, map index and try uploads under a folder of its own: airflow/<dag>/<task>/<run>/<map>-<try>/.
+    uploads = f"{emu.upload_base_url}/files/"
+    assert image_url.startswith(uploads + quote(f"airflow/{dag_id}/i2v/"))
+    assert image_url.endswith(quote("/-1-1/product.png"))
     assert httpx.get(image_url, trust_env=False).content == media.cover
     aleph_params = json.loads(_raw_record(emu, "/api/v1/aleph/record-info", ids["aleph"])["paramJson"])
-    assert (
-        aleph_params["videoUrl"]
-        == f"{emu.upload_base_url}/files/{quote(f'airflow/{dag_id}/aleph/footage.mp4')}"
-    )
+    assert aleph_params["videoUrl"].startswith(uploads + quote(f"airflow/{dag_id}/aleph/"))
+    assert aleph_params["videoUrl"].endswith(quote("/-1-1/footage.mp4"))
     assert httpx.get(aleph_params["videoUrl"], trust_env=False).content == media.video
     assert emu.stats().uploads == 2
 

@@ -1,7 +1,7 @@
 """Rate limits and the concurrency cap: refused submits are retried with backoff (deferred in deferrable
 mode) until every clip is made, and no clip is paid for twice.
 
-``fast_backoff`` shrinks the operators' backoff (15 s -> 50 ms) and turns off the client's own submit retry,
+``fast_backoff`` shrinks the operators' backoff (7.5-15 s -> 25-50 ms), disables the client's submit retry,
 so every refusal goes through the operator's backoff. A long-running Aleph "blocker" holds the only
 concurrency slot until the first backoff releases it (by moving KIE's clock), so the operators are sure to be
 refused at least once, however the threads are scheduled.
@@ -19,8 +19,8 @@ from airflow.sdk import DAG
 
 from airflow_provider_kie.client import AlephGenerateRequest, KieClient
 from airflow_provider_kie.emulator import EmulatorConfig, FaultRule, PhaseTimeline, RunningEmulator
-from airflow_provider_kie.operators import base
-from airflow_provider_kie.operators.base import KieVideoBaseOperator
+from airflow_provider_kie.lifecycle.load import LoadBackoff
+from airflow_provider_kie.operators.base import KieGenerationOperator
 from airflow_provider_kie.operators.runway import RunwayGenerateOperator
 
 pytestmark = pytest.mark.integration
@@ -67,16 +67,18 @@ def _block_the_only_slot(emu: RunningEmulator, mocker: Any) -> list[int]:
         )
     backoffs: list[int] = []
     lock = threading.Lock()
-    original = base._backoff
+    original = LoadBackoff.next
 
-    def backoff(attempt: int, rng: Any, retry_after: float | None = None) -> float:
+    def counting(
+        self: LoadBackoff, reason: str, timeout: float, retry_after: float | None = None
+    ) -> tuple[float, LoadBackoff]:
         with lock:
-            backoffs.append(attempt)
+            backoffs.append(self.attempt)
             if len(backoffs) == 1:
                 emu.advance_time(2e8)  # the blocker ends; later clips start on the new clock
-        return original(attempt, rng, retry_after)
+        return original(self, reason, timeout, retry_after)
 
-    mocker.patch.object(base, "_backoff", side_effect=backoff)
+    mocker.patch.object(LoadBackoff, "next", counting)
     return backoffs
 
 
@@ -122,7 +124,7 @@ def test_deferred_backoff_through_airflow_after_429(
     mocker: Any,
 ) -> None:
     emu.set_faults(FaultRule("rate_limited", endpoint=GENERATE, end_call=2, retry_after_s=0))
-    resumed = mocker.spy(KieVideoBaseOperator, "resume_submit")
+    resumed = mocker.spy(KieGenerationOperator, "resume_submit")
     with DAG(dags.dag_id(), **dag_kwargs) as dag:
         RunwayGenerateOperator(task_id="gen", prompt="a kite", deferrable=True, poll_interval=0.2)
     run = dags.run(dag)
@@ -147,7 +149,7 @@ def test_deferred_clips_wait_out_the_concurrency_cap(
 ) -> None:
     emu.reconfigure(EmulatorConfig(time_scale=0.005, concurrency_cap=1, aleph_timeline=ENDLESS))
     backoffs = _block_the_only_slot(emu, mocker)
-    resumed = mocker.spy(KieVideoBaseOperator, "resume_submit")
+    resumed = mocker.spy(KieGenerationOperator, "resume_submit")
     with DAG(dags.dag_id(), **dag_kwargs) as dag:
         _operators(3, tmp_path, deferrable=True)
     run = dags.run(dag)

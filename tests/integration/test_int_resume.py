@@ -19,7 +19,7 @@ from airflow.sdk import DAG
 from airflow_provider_kie._compat import AirflowException, TaskDeferred
 from airflow_provider_kie.client import KieClient, RetryPolicy
 from airflow_provider_kie.emulator import FaultRule, RunningEmulator
-from airflow_provider_kie.operators.base import STATE_STORE_KEY
+from airflow_provider_kie.lifecycle.durable import STATE_STORE_KEY
 from airflow_provider_kie.operators.runway import RunwayGenerateOperator
 from airflow_provider_kie.triggers.runway import RunwayTaskTrigger
 
@@ -226,10 +226,11 @@ def test_a_saved_task_that_cannot_be_checked_is_never_resubmitted(
 class CrashAfterSubmit(RunwayGenerateOperator):
     """A generate operator whose first try dies right after the submit, as a killed worker would."""
 
-    def _wait(self, context: Any, task_id: str, attempt: int, first_try_at: float) -> Any:
+    def _submit(self, context: Any, request: Any) -> str:
+        task_id = super()._submit(context, request)
         if context["ti"].try_number == 1:
             raise RuntimeError(f"worker lost after submitting {task_id}")
-        return super()._wait(context, task_id, attempt, first_try_at)
+        return task_id
 
 
 @pytest.mark.parametrize("deferrable", MODES)

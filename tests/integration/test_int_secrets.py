@@ -111,7 +111,7 @@ def test_the_api_key_never_leaves_the_connection(
 
     # Task logs: what dag.test printed, what was logged, and any log file under AIRFLOW_HOME.
     out, err = capfd.readouterr()
-    assert "Submitted KIE runway task" in out  # the capture does see the task logs...
+    assert "Submitted KIE Runway generate task" in out  # the capture does see the task logs...
     assert "Waiting for KIE runway task" in out  # ...and the trigger's
     assert key not in out
     assert key not in err

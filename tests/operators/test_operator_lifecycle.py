@@ -11,6 +11,7 @@ from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 
 from airflow_provider_kie._compat import AirflowException, AirflowFailException, TaskDeferred
 from airflow_provider_kie.client import (
+    KieClient,
     KieInsufficientCreditsError,
     KieRateLimitError,
     KieServerError,
@@ -21,8 +22,9 @@ from airflow_provider_kie.client import (
     TaskRecord,
     TaskState,
 )
-from airflow_provider_kie.completion import KieTaskFailed, KieWaitFailed
-from airflow_provider_kie.operators.base import FIRST_POLL_AFTER_SUBMIT, STATE_STORE_KEY
+from airflow_provider_kie.exceptions import KieClipFailedException, KieWaitException
+from airflow_provider_kie.lifecycle.durable import STATE_STORE_KEY
+from airflow_provider_kie.operators.base import FIRST_POLL_AFTER_SUBMIT
 from airflow_provider_kie.operators.runway import (
     RunwayAlephOperator,
     RunwayExtendOperator,
@@ -54,6 +56,8 @@ def client(mocker):
     fake.runway_generate.return_value = "new-task"
     fake.runway_extend.return_value = "ext-task"
     fake.aleph_generate.return_value = "aleph-task"
+    # The real upload step, over the fake's upload calls.
+    fake.upload_files.side_effect = lambda request, folder: KieClient.upload_files(fake, request, folder)
     mocker.patch("airflow_provider_kie.hooks.kie.KieHook.get_conn", return_value=fake)
     return fake
 
@@ -105,7 +109,7 @@ def test_validation_fails_before_any_request(client, context):
 
 def test_missing_local_image_is_named(client, context, tmp_path):
     op = _generate(image=str(tmp_path / "missing.png"))
-    with pytest.raises(AirflowFailException, match="image: must be an https URL or an existing file"):
+    with pytest.raises(AirflowFailException, match="image: must be an https:// URL or an existing file"):
         op.execute(context)
     assert client.method_calls == []
 
@@ -118,6 +122,33 @@ def test_local_image_is_uploaded_then_used(client, context, tmp_path):
         _generate(image=str(image), aspect_ratio=None).execute(context)
     assert client.upload_file.call_args.args[0] == str(image)
     assert client.runway_generate.call_args.args[0].image_url == "https://uploads.example/product.png"
+
+
+def _ti(run_id: str, map_index: int = -1, try_number: int = 1) -> mock.MagicMock:
+    ti = mock.MagicMock(name="ti", run_id=run_id, map_index=map_index, try_number=try_number)
+    return ti
+
+
+def test_overlapping_runs_upload_their_inputs_to_folders_of_their_own(client, tmp_path):
+    # A backfill beside the scheduled run, mapped instances and retries each upload under their own folder:
+    # a shared folder let one run's image replace the other's before KIE fetched it (issue 11).
+    image = tmp_path / "product.png"
+    image.write_bytes(b"\x89PNG fake")
+    client.upload_file.return_value = mock.Mock(download_url="https://uploads.example/product.png")
+    tis = [
+        _ti("scheduled__2026-12-01T00:00:00+00:00"),
+        _ti("backfill__2026-12-01T00:00:00+00:00"),
+        _ti("scheduled__2026-12-01T00:00:00+00:00", map_index=3),
+        _ti("scheduled__2026-12-01T00:00:00+00:00", try_number=2),
+    ]
+    for ti in tis:
+        with pytest.raises(TaskDeferred):
+            _generate(image=str(image), aspect_ratio=None).execute(
+                {"ti": ti, "task_state_store": FakeStateStore()}
+            )
+    folders = [c.args[1] for c in client.upload_file.call_args_list]
+    assert len(set(folders)) == len(tis), folders
+    assert all(folder.startswith("airflow/adhoc_airflow/gen/") for folder in folders), folders
 
 
 @pytest.mark.parametrize("state", [TaskState.PENDING, TaskState.RUNNING])
@@ -186,7 +217,7 @@ def test_the_backoff_waits_at_least_as_long_as_kie_asked(client, context):
     with pytest.raises(TaskDeferred) as deferred:
         _generate().execute(context)
     wait = (deferred.value.trigger.moment - started).total_seconds()
-    assert 40.0 <= wait < 41.0  # not the first backoff's 7.5-15 s
+    assert 40.0 <= wait < 51.0  # KIE's figure plus jitter on top; not the first backoff's 7.5-15 s
 
 
 def test_the_operators_client_sleeps_in_the_worker_only_for_short_retry_afters(mocker):
@@ -194,10 +225,10 @@ def test_the_operators_client_sleeps_in_the_worker_only_for_short_retry_afters(m
     # error at once (so a deferrable task waits in the triggerer), a short one is slept and resent.
     import httpx
 
+    from airflow_provider_kie.client import DEFAULT_SUBMIT_RETRY as SUBMIT_RETRY
     from airflow_provider_kie.client import KieClient, RunwayGenerateRequest
-    from airflow_provider_kie.operators.base import SUBMIT_RETRY
 
-    assert _generate().hook.submit_retry is SUBMIT_RETRY
+    assert _generate().hook.submit_retry is None  # so the client applies DEFAULT_SUBMIT_RETRY
     sleep = mocker.patch("airflow_provider_kie.client.sync_client.time.sleep")
 
     def kie(retry_after: str) -> tuple[KieClient, list[httpx.Request]]:
@@ -303,9 +334,19 @@ def test_execute_complete_success_returns_the_result(client, context):
     context["ti"].xcom_push.assert_any_call(key="_link_KieVideoLink", value="https://x/v.mp4")
 
 
+def test_execute_complete_stores_a_clip_whose_local_input_is_not_on_this_worker(client, context, tmp_path):
+    # The deferral callback may run on another worker, where the uploaded image's path does not exist: it only
+    # stores the finished clip, so it must not validate (and fail on) the submit's inputs.
+    record = _record("t1", TaskState.SUCCEEDED, video_url="https://x/v.mp4")
+    client.get_task.return_value = record
+    op = _generate(image=str(tmp_path / "only-on-the-submitting-worker.png"), aspect_ratio=None)
+    result = op.execute_complete(context, _event("succeeded", record=record.to_dict()))
+    assert result["state"] == "succeeded"
+
+
 def test_execute_complete_failure_carries_kies_reason(client, context):
     record = _record("t1", TaskState.FAILED, fail_code="400", fail_msg="Content policy violation")
-    with pytest.raises(KieTaskFailed, match="Content policy violation") as raised:
+    with pytest.raises(KieClipFailedException, match="Content policy violation") as raised:
         _generate().execute_complete(context, _event("failed", record=record.to_dict()))
     assert raised.value.fail_code == "400"
 
@@ -321,11 +362,11 @@ def test_execute_complete_concurrency_cap_resubmits_after_backoff(client, contex
 
 
 def test_execute_complete_timeout_and_error(client, context):
-    with pytest.raises(KieWaitFailed, match="Timed out waiting for KIE task t1"):
+    with pytest.raises(KieWaitException, match="Timed out waiting for KIE task t1"):
         _generate().execute_complete(context, _event("timeout", last_state="generating", waited=600))
-    with pytest.raises(KieWaitFailed, match="KieAuthError: bad key"):
+    with pytest.raises(KieWaitException, match="KieAuthError: bad key"):
         _generate().execute_complete(context, _event("error", message="bad key", error_type="KieAuthError"))
-    with pytest.raises(KieWaitFailed):
+    with pytest.raises(KieWaitException):
         _generate().execute_complete(context, None)
 
 
@@ -340,7 +381,7 @@ def test_extend_takes_the_task_id_from_an_upstream_result(client, context):
 
 def test_extend_without_a_source_is_rejected_before_any_request(client, context):
     op = RunwayExtendOperator(task_id="ext", source="", prompt="more")
-    with pytest.raises(AirflowFailException, match="task_id"):
+    with pytest.raises(AirflowFailException, match="source: must be the id of a succeeded KIE task"):
         op.execute(context)
     assert client.method_calls == []
 
