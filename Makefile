@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: venv lint typecheck test test-fast demo bench bench-inprocess bench-airflow clean
+.PHONY: venv tools lint typecheck test test-fast demo bench bench-inprocess bench-airflow clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -25,6 +25,14 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 
 venv: $(VENV)/.synced
 
+# Debian's ffmpeg gives the suite ffprobe, which checks the emulator's media: installed when missing so that
+# no test is skipped for want of it (apt-get needs root, as on the developers' machines and in CI).
+tools:
+	@command -v ffprobe >/dev/null 2>&1 || { \
+		echo "make: installing Debian's ffmpeg for ffprobe"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg; \
+	}
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -32,11 +40,11 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck tools
 	$(BIN)/python -m pytest
 
-# Unit and emulator tests only (skips the slower real-Airflow e2e suite).
-test-fast: venv
+# Every layer but the slower real-Airflow e2e suite: unit, emulator, integration, DAGs.
+test-fast: venv tools
 	$(BIN)/python -m pytest -m "not e2e"
 
 # The main job: kie_daily_marketing end to end against the offline emulator; MP4s land in ./output/.
