@@ -1,11 +1,12 @@
 """Imports that moved between Airflow 3.1 and 3.3, resolved once.
 
-The suite runs on the locked Airflow (3.3); these fallbacks keep the provider importable on 3.1/3.2, where
-some names lived elsewhere.
+``make test`` runs the suite on Airflow 3.1, 3.2 and 3.3; these fallbacks keep the provider working on
+3.1/3.2, where some names lived elsewhere.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -50,4 +51,16 @@ async def amask_secret(secret: str) -> None:
         await masker(secret)
 
 
-__all__ = ["AirflowException", "AirflowFailException", "TaskDeferred", "amask_secret", "conf", "mask_secret"]
+#: Airflow 3.3 keeps a ``task_state_store`` across a task's tries (durable resume); 3.1 and 3.2 have none,
+#: and a retry after a submit submits afresh (README, "What happens in one task").
+HAS_TASK_STATE_STORE = importlib.util.find_spec("airflow.models.task_state_store") is not None
+
+__all__ = [
+    "HAS_TASK_STATE_STORE",
+    "AirflowException",
+    "AirflowFailException",
+    "TaskDeferred",
+    "amask_secret",
+    "conf",
+    "mask_secret",
+]

@@ -35,7 +35,10 @@ __all__ = ["DagRunFailed", "OfflineAirflow", "emulator_connection", "is_mp4", "i
 # Runs in the child process: parse the folder, run one DAG, report the run's state on the last line.
 _RUN_DAG = """
 import json, sys
-from airflow.dag_processing.dagbag import DagBag
+try:  # Airflow >= 3.2
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:  # Airflow 3.1
+    from airflow.models.dagbag import DagBag
 bag = DagBag(sys.argv[1])
 if bag.import_errors:
     sys.exit(f"DAG import errors: {bag.import_errors}")

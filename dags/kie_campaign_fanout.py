@@ -25,7 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Param, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
+
+try:  # Airflow >= 3.2
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import AirflowFailException
 
 from airflow_provider_kie.operators.runway import RunwayGenerateOperator
 from airflow_provider_kie.params import poll_interval_param

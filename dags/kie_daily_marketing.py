@@ -77,7 +77,7 @@ with DAG(
         return clips
 
     @task
-    def select_extensions(params: dict[str, Any], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def select_extensions(results: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
         """Pair each generated clip marked with an ``extend_prompt`` with its continuation."""
         spec = json.loads((PROMPTS_DIR / params["prompts_file"]).read_text())
         wanted = {c["name"]: c["extend_prompt"] for c in spec["clips"] if c.get("extend_prompt")}

@@ -16,8 +16,13 @@ import httpx
 import pytest
 import structlog
 from airflow.sdk.api.client import Client
-from airflow.sdk.execution_time import request_handlers, task_runner
-from airflow.sdk.execution_time.comms import GetXCom, GetXComSequenceSlice
+from airflow.sdk.execution_time import task_runner
+from airflow.sdk.execution_time.comms import (
+    GetXCom,
+    GetXComSequenceSlice,
+    XComResult,
+    XComSequenceSliceResult,
+)
 
 from airflow_provider_kie.links import KieVideoLink
 
@@ -51,10 +56,31 @@ class SupervisorComms:
         self.client = client
 
     def send(self, msg: Any) -> Any:
+        try:  # Airflow >= 3.3: the supervisor's handlers live in their own module
+            from airflow.sdk.execution_time import request_handlers
+        except ImportError:  # Airflow 3.1/3.2: the same calls, inline in the supervisor's _handle_request
+            request_handlers = None
         if isinstance(msg, GetXCom):
-            return request_handlers.handle_get_xcom(self.client, msg)[0]
+            if request_handlers is not None:
+                return request_handlers.handle_get_xcom(self.client, msg)[0]
+            xcom = self.client.xcoms.get(
+                msg.dag_id, msg.run_id, msg.task_id, msg.key, msg.map_index, msg.include_prior_dates
+            )
+            return XComResult.from_xcom_response(xcom)
         if isinstance(msg, GetXComSequenceSlice):
-            return request_handlers.handle_get_xcom_sequence_slice(self.client, msg)[0]
+            if request_handlers is not None:
+                return request_handlers.handle_get_xcom_sequence_slice(self.client, msg)[0]
+            xcoms = self.client.xcoms.get_sequence_slice(
+                msg.dag_id,
+                msg.run_id,
+                msg.task_id,
+                msg.key,
+                msg.start,
+                msg.stop,
+                msg.step,
+                msg.include_prior_dates,
+            )
+            return XComSequenceSliceResult.from_response(xcoms)
         raise AssertionError(f"unexpected request {msg!r}")
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import ParamValidationError
+
+try:
+    from airflow.sdk.exceptions import ParamValidationError
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import ParamValidationError  # type: ignore[no-redef]
 
 from airflow_provider_kie._compat import AirflowFailException
 from airflow_provider_kie.params import optional_positive_seconds, poll_interval_param

@@ -143,10 +143,18 @@ class KieHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra form fields, for Airflow versions that read them from the hook (before 3.2)."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import StringField
+        """Extra form fields, for Airflow versions that read them from the hook (before 3.2).
+
+        They need Flask-AppBuilder and WTForms, which Airflow 3.1 does not install by default. Without them
+        the form has no extra fields (set ``upload_base_url``/``timeout`` in the Extra JSON), but must still
+        get its labels: Airflow 3.1 drops :meth:`get_ui_field_behaviour` too when this raises ImportError.
+        """
+        try:
+            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+            from flask_babel import lazy_gettext
+            from wtforms import StringField
+        except ImportError:
+            return {}
 
         return {
             EXTRA_UPLOAD_BASE_URL: StringField(

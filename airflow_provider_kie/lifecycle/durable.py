@@ -49,7 +49,17 @@ def earlier_task(
     earlier clip lives is no reason to pay for another.
     """
     store = context.get("task_state_store")
-    saved = store.get(STATE_STORE_KEY) if store is not None else None
+    if store is None:
+        try_number = getattr(context["ti"], "try_number", 1)
+        if isinstance(try_number, int) and try_number > 1:
+            # Airflow < 3.3: a new try starts with no XComs and no store, so nothing says what try 1 did.
+            log.warning(
+                "This Airflow has no task_state_store (Airflow 3.3 added it): try %d cannot know whether an "
+                "earlier try already paid for a clip, so it submits a new one",
+                try_number,
+            )
+        return None
+    saved = store.get(STATE_STORE_KEY)
     if not saved:
         return None
     try:

@@ -14,7 +14,10 @@ EXPECTED = {"kie_daily_marketing", "kie_campaign_fanout", "kie_image_to_video", 
 
 @pytest.fixture(scope="module")
 def dagbag():
-    from airflow.dag_processing.dagbag import DagBag
+    try:  # Airflow >= 3.2
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     return DagBag(str(DAGS_DIR))
 

@@ -35,6 +35,7 @@ from typing import Any
 import pendulum
 import pytest
 
+from airflow_provider_kie._compat import HAS_TASK_STATE_STORE
 from airflow_provider_kie.client import Backoff, RetryPolicy
 from airflow_provider_kie.emulator import EmulatorConfig, RunningEmulator, running_emulator
 from airflow_provider_kie.emulator.media import cover_image, sample_video
@@ -243,7 +244,9 @@ class DagRunner:
             ]
 
     def state_store(self, dag_run: Any) -> dict[tuple[str, str], Any]:
-        """The task_state_store rows of the run, ``{(task_id, key): value}``."""
+        """The task_state_store rows of the run, ``{(task_id, key): value}``; empty before Airflow 3.3."""
+        if not HAS_TASK_STATE_STORE:
+            return {}
         from airflow.models.task_state_store import TaskStateStoreModel as Store
         from airflow.utils.session import create_session
         from sqlalchemy import select

@@ -519,3 +519,16 @@ def test_sensor_rejects_a_bad_rendered_poll_interval(client, context, bad):
     with pytest.raises(AirflowFailException, match="poll_interval: must be a positive number"):
         sensor.execute(context)
     assert client.method_calls == []
+
+
+def test_without_a_task_state_store_a_retry_warns_that_it_submits_afresh(client):
+    # Airflow < 3.3 has no task_state_store: the documented fallback is a new submit, said in the log.
+    from airflow_provider_kie.lifecycle.durable import earlier_task
+
+    log = mock.Mock()
+    assert earlier_task({"ti": mock.MagicMock(try_number=2)}, client, TaskKind.RUNWAY, log) is None
+    assert "no task_state_store" in log.warning.call_args.args[0]
+    log.reset_mock()
+    assert earlier_task({"ti": mock.MagicMock(try_number=1)}, client, TaskKind.RUNWAY, log) is None
+    log.warning.assert_not_called()
+    client.get_task.assert_not_called()
