@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from airflow_provider_kie.emulator import FaultKind, FaultRule
-from airflow_provider_kie.emulator.media import sample_video
 from airflow_provider_kie.emulator.server import RunningEmulator
 
 GENERATE = "/api/v1/runway/generate"
@@ -74,9 +73,11 @@ def test_fault_after_processing_is_the_double_payment_trap(kie: Any, emu: Runnin
 
 def test_delay_longer_than_the_client_timeout(emu: RunningEmulator) -> None:
     emu.set_faults(FaultRule("delay", endpoint=CREDIT, delay_s=2.0, end_call=1))
-    with _client(emu, timeout=0.2) as client:
-        with pytest.raises(httpx.ReadTimeout):
-            client.get(CREDIT)
+    with _client(emu, timeout=0.2) as client, pytest.raises(httpx.ReadTimeout):
+        client.get(CREDIT)
+    # A generous timeout for the second call: on a loaded CI machine a 0.2 s budget for an
+    # undelayed call is itself a timing assumption (it failed CI once).
+    with _client(emu, timeout=10.0) as client:
         assert client.get(CREDIT).json()["code"] == 200  # the rule covered the first call only
 
 
@@ -126,15 +127,28 @@ def test_malformed_json(api: httpx.Client, emu: RunningEmulator) -> None:
 
 def test_truncated_media_download(api: httpx.Client, kie: Any, emu: RunningEmulator) -> None:
     url = kie.wait_runway(kie.generate_id())["videoInfo"]["videoUrl"]
+    whole = api.get(url).content  # the task's own clip, rendered on this first download
     emu.set_faults(FaultRule("truncate", endpoint="/media/*", fraction=0.25))
     with pytest.raises(httpx.RemoteProtocolError):
         api.get(url)
     received = bytearray()
     with pytest.raises(httpx.RemoteProtocolError), api.stream("GET", url) as response:
-        assert int(response.headers["content-length"]) == len(sample_video())
+        assert int(response.headers["content-length"]) == len(whole)
         for chunk in response.iter_raw():
             received += chunk
-    assert bytes(received) == sample_video()[: int(len(sample_video()) * 0.25)]
+    assert bytes(received) == whole[: int(len(whole) * 0.25)]
+
+
+def test_truncated_first_download_of_a_clip_not_yet_rendered(
+    api: httpx.Client, kie: Any, emu: RunningEmulator
+) -> None:
+    """The fault applies to the answer, so a clip rendered by the faulted request itself is cut too."""
+    url = kie.wait_runway(kie.generate_id())["videoInfo"]["videoUrl"]
+    emu.set_faults(FaultRule("truncate", endpoint="/media/*", fraction=0.5, end_call=1))
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.get(url)
+    whole = api.get(url).content
+    assert whole[4:8] == b"ftyp" and len(whole) > 1000
 
 
 def test_truncated_synthetic_stream(api: httpx.Client, emu: RunningEmulator) -> None:

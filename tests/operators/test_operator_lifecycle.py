@@ -24,6 +24,7 @@ from airflow_provider_kie.client import (
 )
 from airflow_provider_kie.exceptions import KieClipFailedException, KieWaitException
 from airflow_provider_kie.lifecycle.durable import STATE_STORE_KEY
+from airflow_provider_kie.lifecycle.load import LOAD_BACKOFF
 from airflow_provider_kie.operators.base import FIRST_POLL_AFTER_SUBMIT
 from airflow_provider_kie.operators.runway import (
     RunwayAlephOperator,
@@ -217,7 +218,9 @@ def test_the_backoff_waits_at_least_as_long_as_kie_asked(client, context):
     with pytest.raises(TaskDeferred) as deferred:
         _generate().execute(context)
     wait = (deferred.value.trigger.moment - started).total_seconds()
-    assert 40.0 <= wait < 51.0  # KIE's figure plus jitter on top; not the first backoff's 7.5-15 s
+    # KIE's figure plus jitter on top (at most LOAD_BACKOFF.jitter of it, plus a second for the test's own
+    # run time); not the first backoff's 7.5-15 s.
+    assert 40.0 <= wait <= 40.0 * (1 + LOAD_BACKOFF.jitter) + 1.0
 
 
 def test_the_operators_client_sleeps_in_the_worker_only_for_short_retry_afters(mocker):
