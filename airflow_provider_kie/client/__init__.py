@@ -26,9 +26,22 @@ from airflow_provider_kie.client.backoff import Backoff
 from airflow_provider_kie.client.calls import UploadedFile
 from airflow_provider_kie.client.errors import *  # noqa: F403 - the error tree is public API
 from airflow_provider_kie.client.errors import __all__ as _errors_all
+from airflow_provider_kie.client.market import (
+    CATALOGUE,
+    GrokImagineJobRequest,
+    HailuoJobRequest,
+    JobsCreateTaskRequest,
+    KlingJobRequest,
+    MarketInput,
+    MarketJobRequest,
+    SeedanceJobRequest,
+    Sora2JobRequest,
+    TopazJobRequest,
+    WanJobRequest,
+    family_models,
+)
 from airflow_provider_kie.client.models import (
     AlephGenerateRequest,
-    JobsCreateTaskRequest,
     KieRequest,
     LocalFile,
     RunwayExtendRequest,
@@ -38,9 +51,11 @@ from airflow_provider_kie.client.polling import PollPolicy, PollTracker
 from airflow_provider_kie.client.records import TaskKind, TaskRecord, TaskState
 from airflow_provider_kie.client.retry import DEFAULT_READ_RETRY, DEFAULT_SUBMIT_RETRY, CallKind, RetryPolicy
 from airflow_provider_kie.client.sync_client import KieClient
+from airflow_provider_kie.client.veo import Veo4kResult, VeoExtendRequest, VeoGenerateRequest
 from airflow_provider_kie.client.webhooks import compute_signature, verify_callback, verify_signature
 
 __all__ = [
+    "CATALOGUE",
     "DEFAULT_BASE_URL",
     "DEFAULT_READ_RETRY",
     "DEFAULT_SUBMIT_RETRY",
@@ -51,20 +66,33 @@ __all__ = [
     "AsyncKieClient",
     "Backoff",
     "CallKind",
+    "GrokImagineJobRequest",
+    "HailuoJobRequest",
     "JobsCreateTaskRequest",
     "KieClient",
     "KieRequest",
+    "KlingJobRequest",
     "LocalFile",
+    "MarketInput",
+    "MarketJobRequest",
     "PollPolicy",
     "PollTracker",
     "RetryPolicy",
     "RunwayExtendRequest",
     "RunwayGenerateRequest",
+    "SeedanceJobRequest",
+    "Sora2JobRequest",
     "TaskKind",
     "TaskRecord",
     "TaskState",
+    "TopazJobRequest",
     "UploadedFile",
+    "Veo4kResult",
+    "VeoExtendRequest",
+    "VeoGenerateRequest",
+    "WanJobRequest",
     "compute_signature",
+    "family_models",
     "shared_ssl_context",
     "verify_callback",
     "verify_signature",

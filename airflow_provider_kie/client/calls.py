@@ -15,16 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Generic, Literal, TypeVar
 
-from airflow_provider_kie.client.errors import FieldError, KieResponseError, KieValidationError
+from airflow_provider_kie.client.errors import (
+    FieldError,
+    KieAPIError,
+    KieResponseError,
+    KieUnprocessableError,
+    KieValidationError,
+)
+from airflow_provider_kie.client.market import MarketJobRequest
 from airflow_provider_kie.client.models import (
     AlephGenerateRequest,
-    JobsCreateTaskRequest,
     RunwayExtendRequest,
     RunwayGenerateRequest,
     check_url,
 )
 from airflow_provider_kie.client.records import TaskKind, TaskRecord, parse_record
 from airflow_provider_kie.client.retry import CallKind
+from airflow_provider_kie.client.veo import Veo4kResult, VeoExtendRequest, VeoGenerateRequest
 
 __all__ = ["Call", "UploadedFile", "calls"]
 
@@ -37,6 +44,7 @@ RECORD_PATHS = {
     TaskKind.RUNWAY: "/api/v1/runway/record-detail",
     TaskKind.ALEPH: "/api/v1/aleph/record-info",
     TaskKind.JOBS: "/api/v1/jobs/recordInfo",
+    TaskKind.VEO: "/api/v1/veo/record-info",
 }
 
 
@@ -45,6 +53,8 @@ class Call(Generic[T]):
     """One KIE endpoint invocation, described without sending it.
 
     ``open_file`` is called afresh for every attempt, so a retried upload re-reads its file from the start.
+    ``recover`` turns a refusal that is an answer, not a failure, into a result (Veo's "1080P is
+    processing"); it re-raises the error when that does not apply.
     """
 
     method: str
@@ -56,6 +66,7 @@ class Call(Generic[T]):
     json: dict[str, Any] | None = None
     form: dict[str, str] | None = None
     open_file: Callable[[], tuple[str, IO[bytes], str]] | None = field(default=None, repr=False)
+    recover: Callable[[KieAPIError], T] | None = field(default=None, repr=False)
 
     @contextlib.contextmanager
     def request_kwargs(self) -> Iterator[dict[str, Any]]:
@@ -153,6 +164,27 @@ def _uploaded(endpoint: str) -> Callable[[Any], UploadedFile]:
     return parse
 
 
+def _links(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [str(url) for url in value if isinstance(url, str) and url.strip()]
+
+
+def _checked_task_id(task_id: str) -> str:
+    if not isinstance(task_id, str) or not task_id.strip():
+        raise KieValidationError("Veo request", [FieldError("task_id", "must not be empty")])
+    return task_id.strip()
+
+
+def _checked_index(index: int) -> int:
+    # "video index" on KIE's 1080P and 4K pages: which of the task's videos, from 0.
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise KieValidationError(
+            "Veo request", [FieldError("index", f"must be an integer >= 0 (got {index!r})")]
+        )
+    return index
+
+
 def _check_upload_path(upload_path: str) -> str:
     if not upload_path or not upload_path.strip():
         raise KieValidationError(
@@ -176,9 +208,86 @@ class _Calls:
         path = "/api/v1/aleph/generate"
         return Call("POST", path, CallKind.SUBMIT, _task_id(path), json=request.to_payload())
 
-    def jobs_create_task(self, request: JobsCreateTaskRequest) -> Call[str]:
+    def jobs_create_task(self, request: MarketJobRequest) -> Call[str]:
         path = "/api/v1/jobs/createTask"
         return Call("POST", path, CallKind.SUBMIT, _task_id(path), json=request.to_payload())
+
+    def veo_generate(self, request: VeoGenerateRequest) -> Call[str]:
+        path = "/api/v1/veo/generate"
+        return Call("POST", path, CallKind.SUBMIT, _task_id(path), json=request.to_payload())
+
+    def veo_extend(self, request: VeoExtendRequest) -> Call[str]:
+        path = "/api/v1/veo/extend"
+        return Call("POST", path, CallKind.SUBMIT, _task_id(path), json=request.to_payload())
+
+    def veo_get_1080p(self, task_id: str, index: int = 0) -> Call[str | None]:
+        """``GET /api/v1/veo/get-1080p-video``: the 1080P link of a succeeded Veo task, ``None`` while KIE
+        still makes it (https://docs.kie.ai/veo3-api/get-veo-3-1080-p-video).
+
+        KIE makes the 1080P version on request, in ~1-3 minutes; until it is ready the endpoint answers a
+        non-200 code ("1080P is processing. It should be ready in 1-2 minutes"), to be asked again every
+        20-30 s. The page documents no extra credits for it (the 4K page does for 4K), and the answer is a
+        link, ``data.resultUrl``, not a task. A safe call: asking again only asks.
+        """
+        path = "/api/v1/veo/get-1080p-video"
+
+        def parse(data: Any) -> str | None:
+            url = data.get("resultUrl") if isinstance(data, dict) else None
+            return str(url) if isinstance(url, str) and url.strip() else None
+
+        def recover(error: KieAPIError) -> str | None:
+            if "processing" in error.kie_message.lower():
+                return None
+            raise error
+
+        params = {"taskId": _checked_task_id(task_id), "index": str(_checked_index(index))}
+        return Call("GET", path, CallKind.SAFE, parse, params=params, recover=recover)
+
+    def veo_request_4k(
+        self, task_id: str, index: int = 0, callback_url: str | None = None
+    ) -> Call[Veo4kResult]:
+        """``POST /api/v1/veo/get-4k-video``: start (or ask after) the 4K version of a Veo task.
+
+        Paid: the first request costs extra credits (about two Fast generations, per
+        https://docs.kie.ai/veo3-api/get-veo-3-4k-video) and starts a ~5-10 minute job, so it is a submit
+        (never resent blindly). A repeat for the same task is refused with code 422 rather than run again:
+        "4k is processing..." while it runs, "The video has been generated successfully" with
+        ``resultUrls`` once done; both come back as a :class:`Veo4kResult` with ``repeated=True``.
+        """
+        path = "/api/v1/veo/get-4k-video"
+        body: dict[str, Any] = {"taskId": _checked_task_id(task_id), "index": _checked_index(index)}
+        if callback_url:
+            try:
+                body["callBackUrl"] = check_url(callback_url)
+            except ValueError as exc:
+                raise KieValidationError("Veo 4K request", [FieldError("callback_url", str(exc))]) from None
+
+        def result(data: Any, *, repeated: bool, message: str | None) -> Veo4kResult:
+            data = data if isinstance(data, dict) else {}
+            return Veo4kResult(
+                task_id=str(data.get("taskId") or body["taskId"]),
+                result_urls=tuple(_links(data.get("resultUrls"))),
+                image_urls=tuple(_links(data.get("imageUrls"))),
+                repeated=repeated,
+                message=message,
+            )
+
+        def recover(error: KieAPIError) -> Veo4kResult:
+            message = error.kie_message.lower()
+            if isinstance(error, KieUnprocessableError) and (
+                "processing" in message or "generated successfully" in message
+            ):
+                return result(error.data, repeated=True, message=error.kie_message)
+            raise error
+
+        return Call(
+            "POST",
+            path,
+            CallKind.SUBMIT,
+            lambda data: result(data, repeated=False, message=None),
+            json=body,
+            recover=recover,
+        )
 
     def get_task(self, task_id: str, kind: TaskKind) -> Call[TaskRecord]:
         if not task_id or not task_id.strip():

@@ -80,14 +80,19 @@ def decode_envelope(response: httpx.Response, endpoint: str, redact: Callable[[s
 
     assert isinstance(body, dict)
     msg = redact(str(body.get("msg") or ""))
+    data = body.get("data")
     if code != 200:
-        raise api_error_for_code(code, msg, http_status=status, endpoint=endpoint, retry_after=retry_after)
+        raise api_error_for_code(
+            code, msg, http_status=status, endpoint=endpoint, retry_after=retry_after, data=data
+        )
     if not 200 <= status < 300:
-        raise api_error_for_code(status, msg, http_status=status, endpoint=endpoint, retry_after=retry_after)
+        raise api_error_for_code(
+            status, msg, http_status=status, endpoint=endpoint, retry_after=retry_after, data=data
+        )
     # The upload host adds ``success``; false there is a refusal even under code 200. Treated as a bad
     # request (not retried): the known causes (file type, size, path) do not go away by resending.
     if body.get("success") is False:
         raise api_error_for_code(
             400, msg or "upload reported success=false", http_status=status, endpoint=endpoint
         )
-    return body.get("data")
+    return data

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "FieldError",
@@ -130,6 +131,7 @@ class KieAPIError(KieError):
         http_status: int,
         endpoint: str,
         retry_after: float | None = None,
+        data: Any = None,
     ) -> None:
         self.code = code
         self.http_status = http_status
@@ -137,6 +139,10 @@ class KieAPIError(KieError):
         self.kie_message = message
         #: Seconds the server asked us to wait (``Retry-After``), if it said.
         self.retry_after = retry_after
+        #: The envelope's ``data`` that came with the refusal. Usually null; a few endpoints put meaning
+        #: there (a repeated Veo 4K request answers 422 with the 4K links once they exist). Never part of
+        #: the message, which stays short and free of URLs.
+        self.data = data
         super().__init__(f"KIE {endpoint} answered code {code} (HTTP {http_status}): {message}")
 
 
@@ -263,8 +269,9 @@ def api_error_for_code(
     http_status: int,
     endpoint: str,
     retry_after: float | None = None,
+    data: Any = None,
 ) -> KieAPIError:
-    """Build the error instance that stands for KIE ``code``."""
+    """Build the error instance that stands for KIE ``code``; ``data`` is the envelope's ``data``."""
     cls: type[KieAPIError]
     if code == 422 and "recordinfo is null" in message.lower():
         cls = KieTaskNotFoundError
@@ -275,7 +282,9 @@ def api_error_for_code(
         cls = KieServerError
     else:
         cls = KieUnknownCodeError
-    return cls(message, code=code, http_status=http_status, endpoint=endpoint, retry_after=retry_after)
+    return cls(
+        message, code=code, http_status=http_status, endpoint=endpoint, retry_after=retry_after, data=data
+    )
 
 
 class KieRequestError(KieError):

@@ -13,6 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from airflow_provider_kie.client.market import (
+    GrokImagineJobRequest,
+    HailuoJobRequest,
+    KlingJobRequest,
+    MarketJobRequest,
+    SeedanceJobRequest,
+    Sora2JobRequest,
+    TopazJobRequest,
+    WanJobRequest,
+)
 from airflow_provider_kie.client.models import (
     AlephGenerateRequest,
     KieRequest,
@@ -21,8 +31,24 @@ from airflow_provider_kie.client.models import (
 )
 from airflow_provider_kie.client.records import TaskKind
 from airflow_provider_kie.client.sync_client import KieClient
+from airflow_provider_kie.client.veo import VeoExtendRequest, VeoGenerateRequest
 
-__all__ = ["ALEPH_GENERATE", "RUNWAY_EXTEND", "RUNWAY_GENERATE", "Family"]
+__all__ = [
+    "ALEPH_GENERATE",
+    "GROK_IMAGINE",
+    "HAILUO",
+    "KLING",
+    "MARKET_JOB",
+    "RUNWAY_EXTEND",
+    "RUNWAY_GENERATE",
+    "SEEDANCE",
+    "SORA2",
+    "TOPAZ",
+    "VEO_EXTEND",
+    "VEO_GENERATE",
+    "WAN",
+    "Family",
+]
 
 R = TypeVar("R", bound=KieRequest)
 
@@ -64,4 +90,26 @@ ALEPH_GENERATE = Family(
     AlephGenerateRequest,
     lambda kie, request: kie.aleph_generate(request),
     TaskKind.ALEPH,
+)
+
+
+def _market(name: str, request: type[MarketJobRequest]) -> Family[MarketJobRequest]:
+    # Every Market family submits through createTask and is read from recordInfo; only the request class
+    # (which models it accepts, how their input is checked) differs.
+    return Family(name, request, lambda kie, job: kie.jobs_create_task(job), TaskKind.JOBS)
+
+
+MARKET_JOB = _market("Market job", MarketJobRequest)
+KLING = _market("Kling", KlingJobRequest)
+SORA2 = _market("Sora 2", Sora2JobRequest)
+WAN = _market("Wan", WanJobRequest)
+HAILUO = _market("Hailuo", HailuoJobRequest)
+SEEDANCE = _market("Seedance", SeedanceJobRequest)
+GROK_IMAGINE = _market("Grok Imagine", GrokImagineJobRequest)
+TOPAZ = _market("Topaz video upscale", TopazJobRequest)
+VEO_GENERATE = Family(
+    "Veo 3.1 generate", VeoGenerateRequest, lambda kie, request: kie.veo_generate(request), TaskKind.VEO
+)
+VEO_EXTEND = Family(
+    "Veo 3.1 extend", VeoExtendRequest, lambda kie, request: kie.veo_extend(request), TaskKind.VEO
 )

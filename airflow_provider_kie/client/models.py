@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
@@ -25,7 +26,6 @@ __all__ = [
     "MAX_PROMPT_LENGTH",
     "RUNWAY_ASPECT_RATIOS",
     "AlephGenerateRequest",
-    "JobsCreateTaskRequest",
     "KieRequest",
     "LocalFile",
     "RunwayExtendRequest",
@@ -150,6 +150,32 @@ def _not_boolean(value: Any) -> Any:
     return value
 
 
+def local_files(value: Any, key: str) -> Iterator[tuple[str, LocalFile]]:
+    """Every :class:`LocalFile` in ``value`` (itself, or nested in lists and dicts), with its dotted key."""
+    if isinstance(value, LocalFile):
+        yield key, value
+    elif isinstance(value, Mapping):
+        for name, item in value.items():
+            yield from local_files(item, f"{key}.{name}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from local_files(item, f"{key}.{index}")
+
+
+def replaced(value: Any, path: list[str], new: Any) -> Any:
+    """A copy of ``value`` with the item at ``path`` (dict keys, list indexes) set to ``new``."""
+    if not path:
+        return new
+    head, *rest = path
+    if isinstance(value, Mapping):
+        copy = dict(value)
+        copy[head] = replaced(value[head], rest, new)
+        return copy
+    items = list(value)
+    items[int(head)] = replaced(items[int(head)], rest, new)
+    return items
+
+
 def _to_field_errors(exc: ValidationError) -> list[FieldError]:
     errors = []
     for err in exc.errors():
@@ -197,17 +223,26 @@ class KieRequest(BaseModel):
             raise KieValidationError(cls.__name__, _to_field_errors(exc)) from None
 
     def pending_uploads(self) -> dict[str, LocalFile]:
-        """The fields that still hold a file to upload, by field name."""
-        return {
-            name: value for name in self.file_fields if isinstance(value := getattr(self, name), LocalFile)
-        }
+        """The files still to upload, by key: the field name (``image_url``), dotted into lists and
+        objects (``image_urls.1``, ``input.image_urls.0``)."""
+        found: dict[str, LocalFile] = {}
+        for name in self.file_fields:
+            found.update(local_files(getattr(self, name), name))
+        return found
 
     def with_uploads(self, urls: dict[str, str]) -> Self:
-        """This request with each pending file replaced by its uploaded URL (KIE's own https link)."""
+        """This request with each pending file replaced by its uploaded URL (KIE's own https link).
+
+        :param urls: uploaded URL by key, as :meth:`pending_uploads` names them.
+        """
         unknown = set(urls) - set(self.pending_uploads())
         if unknown:
             raise ValueError(f"no pending upload in {sorted(unknown)}")
-        return self.model_copy(update=urls)
+        update: dict[str, Any] = {}
+        for key, url in urls.items():
+            name, *path = key.split(".")
+            update[name] = replaced(update.get(name, getattr(self, name)), path, url)
+        return self.model_copy(update=update)
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON body KIE expects: camelCase keys, unset optional fields left out."""
@@ -370,25 +405,11 @@ class AlephGenerateRequest(KieRequest):
         return None if value == "" else value
 
 
-class JobsCreateTaskRequest(KieRequest):
-    """``POST /api/v1/jobs/createTask``: KIE's unified API for its other model families.
+def __getattr__(name: str) -> Any:
+    # ``JobsCreateTaskRequest`` moved to :mod:`market` as ``MarketJobRequest``; the old name stays
+    # importable from here (lazily: market imports this module).
+    if name == "JobsCreateTaskRequest":
+        from airflow_provider_kie.client.market import MarketJobRequest
 
-    :param model: the KIE model name, e.g. ``kling/v2-1-standard``.
-    :param input: the model's own parameters, passed through unchanged.
-    :param callback_url: KIE POSTs the result there when the task ends.
-    """
-
-    _aliases: ClassVar[dict[str, str]] = {"callback_url": "callBackUrl"}
-
-    model: str
-    input: dict[str, Any]
-    callback_url: str | None = None
-
-    _check_urls = field_validator("callback_url", mode="before")(_optional_url)
-
-    @field_validator("model")
-    @classmethod
-    def _model(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must name a KIE model")
-        return value.strip()
+        return MarketJobRequest
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,9 @@
 """KIE task records, normalised into one lifecycle: pending -> running -> succeeded | failed.
 
-KIE reports progress three ways: Runway's ``state`` string, Aleph's ``successFlag`` plus ``errorMessage``,
-and the jobs API's ``state``. :class:`TaskRecord` keeps what every caller needs (state, URLs, failure reason,
-expiry, parent task) and the raw KIE state for logs, so callers never branch on the API family.
+KIE reports progress four ways: Runway's ``state`` string, Aleph's ``successFlag`` plus ``errorMessage``,
+the Market (jobs) API's ``state``, and Veo 3.1's ``successFlag`` 0/1/2/3. :class:`TaskRecord` keeps what
+every caller needs (state, URLs, failure reason, expiry, parent task) and the raw KIE state for logs, so
+callers never branch on the API family.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ class TaskKind(str, Enum):
 
     RUNWAY = "runway"
     ALEPH = "aleph"
+    #: The Market (unified jobs) API: ``/api/v1/jobs/recordInfo``.
     JOBS = "jobs"
+    #: Veo 3.1: ``/api/v1/veo/record-info``.
+    VEO = "veo"
 
 
 _RUNWAY_STATES = {
@@ -74,6 +78,10 @@ class TaskRecord:
 
     ``raw_state`` is KIE's own word (``generating``, ``successFlag=0``...), for logs. URLs are KIE's and
     expire: store the media (see ``airflow_provider_kie.client.storage``) rather than passing the links on.
+
+    ``result_urls`` holds every output link in KIE's order (a Market model may give several); ``video_url``
+    stays the first video. ``model`` is KIE's model name where the record says it, ``cost_time_ms`` the
+    Market's ``costTime``, ``resolution`` Veo's, and ``credits`` a cost where a record reports one.
     """
 
     task_id: str
@@ -90,6 +98,11 @@ class TaskRecord:
     created_at: str | None = None
     completed_at: str | None = None
     prompt: str | None = None
+    result_urls: tuple[str, ...] = ()
+    model: str | None = None
+    cost_time_ms: int | None = None
+    resolution: str | None = None
+    credits: float | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -105,14 +118,16 @@ class TaskRecord:
         data = asdict(self)
         data["kind"] = self.kind.value
         data["state"] = self.state.value
+        data["result_urls"] = list(self.result_urls)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskRecord:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a dict written before a field existed gets its default."""
         fields = dict(data)
         fields["kind"] = TaskKind(fields["kind"])
         fields["state"] = TaskState(fields["state"])
+        fields["result_urls"] = tuple(fields.get("result_urls") or ())
         return cls(**fields)
 
 
@@ -141,17 +156,59 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _urls(value: Any) -> list[str]:
+    """A list of links from KIE: non-empty strings only (KIE sends null for "none yet")."""
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [str(url) for url in value if isinstance(url, str) and url.strip()]
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None or value == "":
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _credits(data: Mapping[str, Any]) -> float | None:
+    """A cost, where a record carries one. No KIE record page documents a cost field; KIE's Veo 4K
+    callback names it ``creditsConsumed``, so that name is read when present, and nothing is guessed."""
+    value = data.get("creditsConsumed")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _json_object(raw: Any) -> Mapping[str, Any]:
+    """A record's JSON-string field (``param``, ``paramJson``, ``resultJson``) as an object, or empty.
+
+    KIE documents these as strings; anything else is treated as absent rather than trusted."""
+    if isinstance(raw, str) and raw:
+        try:
+            return _mapping(json.loads(raw))
+        except ValueError:
+            return {}
+    return {}
+
+
 def _parse_runway(data: Mapping[str, Any]) -> TaskRecord:
     raw = str(data.get("state") or "")
     state = _lifecycle(_RUNWAY_STATES, raw, data.get("taskId"))
     video = _mapping(data.get("videoInfo"))
     params = _mapping(data.get("generateParam"))
+    video_url = _text(video.get("videoUrl"))
     return TaskRecord(
         task_id=str(data.get("taskId") or ""),
         kind=TaskKind.RUNWAY,
         state=state,
         raw_state=raw,
-        video_url=_text(video.get("videoUrl")),
+        video_url=video_url,
+        result_urls=(video_url,) if video_url else (),
         cover_url=_text(video.get("imageUrl")),
         video_id=_text(video.get("videoId")),
         parent_task_id=_text(data.get("parentTaskId")),
@@ -175,19 +232,15 @@ def _parse_aleph(data: Mapping[str, Any]) -> TaskRecord:
         state = TaskState.FAILED
     else:
         state = TaskState.RUNNING
-    prompt = None
-    param_json = data.get("paramJson")
-    if isinstance(param_json, str) and param_json:
-        try:
-            prompt = _text(json.loads(param_json).get("prompt"))
-        except (ValueError, AttributeError):
-            prompt = None
+    prompt = _text(_json_object(data.get("paramJson")).get("prompt"))
+    video_url = _text(response.get("resultVideoUrl"))
     return TaskRecord(
         task_id=str(data.get("taskId") or ""),
         kind=TaskKind.ALEPH,
         state=state,
         raw_state=f"successFlag={flag}",
-        video_url=_text(response.get("resultVideoUrl")),
+        video_url=video_url,
+        result_urls=(video_url,) if video_url else (),
         cover_url=_text(response.get("resultImageUrl")),
         fail_code=_text(data.get("errorCode")),
         fail_msg=error,
@@ -199,29 +252,67 @@ def _parse_aleph(data: Mapping[str, Any]) -> TaskRecord:
 
 
 def _parse_jobs(data: Mapping[str, Any]) -> TaskRecord:
+    # https://docs.kie.ai/market/common/get-task-detail: resultJson is a JSON string {"resultUrls": [...]},
+    # param the request as sent (a JSON string), costTime in milliseconds.
     raw = str(data.get("state") or "")
     state = _lifecycle(_JOBS_STATES, raw, data.get("taskId"))
-    urls: list[Any] = []
-    result_json = data.get("resultJson")
-    if isinstance(result_json, str) and result_json:
-        try:
-            urls = list(json.loads(result_json).get("resultUrls") or [])
-        except (ValueError, AttributeError, TypeError):
-            urls = []
+    urls = _urls(_json_object(data.get("resultJson")).get("resultUrls"))
+    param = _json_object(data.get("param"))
     return TaskRecord(
         task_id=str(data.get("taskId") or ""),
         kind=TaskKind.JOBS,
         state=state,
         raw_state=raw,
-        video_url=_text(urls[0]) if urls else None,
+        video_url=urls[0] if urls else None,
+        result_urls=tuple(urls),
         fail_code=_text(data.get("failCode")),
         fail_msg=_text(data.get("failMsg")),
         created_at=_text(data.get("createTime")),
         completed_at=_text(data.get("completeTime")),
+        prompt=_text(_mapping(param.get("input")).get("prompt")),
+        model=_text(data.get("model")) or _text(param.get("model")),
+        cost_time_ms=_int(data.get("costTime")),
+        credits=_credits(data),
     )
 
 
-_PARSERS = {TaskKind.RUNWAY: _parse_runway, TaskKind.ALEPH: _parse_aleph, TaskKind.JOBS: _parse_jobs}
+_VEO_FLAGS = {"0": TaskState.RUNNING, "1": TaskState.SUCCEEDED, "2": TaskState.FAILED, "3": TaskState.FAILED}
+
+
+def _parse_veo(data: Mapping[str, Any]) -> TaskRecord:
+    # https://docs.kie.ai/veo3-api/get-veo-3-video-details: successFlag 0 generating, 1 success, 2 failed,
+    # 3 generation failed; response.resultUrls the videos (null until done), fullResultUrls the whole video
+    # after an extension, resolution e.g. "1080p"; errorCode/errorMessage when it failed.
+    flag = data.get("successFlag")
+    state = _lifecycle(_VEO_FLAGS, str(flag), data.get("taskId"))
+    response = _mapping(data.get("response"))
+    urls = _urls(response.get("resultUrls"))
+    urls += [url for url in _urls(response.get("fullResultUrls")) if url not in urls]
+    params = _json_object(data.get("paramJson"))
+    return TaskRecord(
+        task_id=str(data.get("taskId") or ""),
+        kind=TaskKind.VEO,
+        state=state,
+        raw_state=f"successFlag={flag}",
+        video_url=urls[0] if urls else None,
+        result_urls=tuple(urls),
+        fail_code=_text(data.get("errorCode")),
+        fail_msg=_text(data.get("errorMessage")),
+        created_at=_text(data.get("createTime")),
+        completed_at=_text(data.get("completeTime")),
+        prompt=_text(params.get("prompt")),
+        model=_text(params.get("model")),
+        resolution=_text(response.get("resolution")),
+        credits=_credits(data),
+    )
+
+
+_PARSERS = {
+    TaskKind.RUNWAY: _parse_runway,
+    TaskKind.ALEPH: _parse_aleph,
+    TaskKind.JOBS: _parse_jobs,
+    TaskKind.VEO: _parse_veo,
+}
 
 
 def parse_record(kind: TaskKind, data: Any, *, endpoint: str, http_status: int = 200) -> TaskRecord:

@@ -12,16 +12,17 @@ import httpx
 from airflow_provider_kie.client._base import BaseKieClient, log, transport_error
 from airflow_provider_kie.client.calls import Call, UploadedFile, calls
 from airflow_provider_kie.client.envelope import decode_envelope
-from airflow_provider_kie.client.errors import KieError
+from airflow_provider_kie.client.errors import KieAPIError, KieError
+from airflow_provider_kie.client.market import MarketJobRequest
 from airflow_provider_kie.client.models import (
     AlephGenerateRequest,
-    JobsCreateTaskRequest,
     KieRequest,
     RunwayExtendRequest,
     RunwayGenerateRequest,
 )
 from airflow_provider_kie.client.polling import PollPolicy, PollTracker
 from airflow_provider_kie.client.records import TaskKind, TaskRecord
+from airflow_provider_kie.client.veo import Veo4kResult, VeoExtendRequest, VeoGenerateRequest
 
 __all__ = ["KieClient"]
 
@@ -67,6 +68,13 @@ class KieClient(BaseKieClient):
                 return self._parse(call, decode_envelope(response, call.path, self.redact))
             except httpx.RequestError as exc:  # TransportError, and DecodingError of a bad body
                 error: KieError = transport_error(exc, call.path)
+            except KieAPIError as exc:
+                if call.recover is not None:
+                    try:
+                        return call.recover(exc)
+                    except KieAPIError:
+                        pass  # not an answer after all: retry or raise as any refusal
+                error = exc
             except KieError as exc:
                 error = exc
             time.sleep(self._next_delay(call, error, attempt))
@@ -84,11 +92,33 @@ class KieClient(BaseKieClient):
         """Submit an Aleph video-to-video task; returns KIE's task id."""
         return self._send(calls.aleph_generate(request))
 
-    def jobs_create_task(self, request: JobsCreateTaskRequest) -> str:
-        """Submit a task to KIE's unified jobs API; returns KIE's task id."""
+    def jobs_create_task(self, request: MarketJobRequest) -> str:
+        """Submit a task to KIE's Market (unified jobs) API; returns KIE's task id."""
         return self._send(calls.jobs_create_task(request))
 
+    def veo_generate(self, request: VeoGenerateRequest) -> str:
+        """Submit a Veo 3.1 generation; returns KIE's task id (read it with ``TaskKind.VEO``)."""
+        return self._send(calls.veo_generate(request))
+
+    def veo_extend(self, request: VeoExtendRequest) -> str:
+        """Submit an extension of a Veo 3.1 clip; returns the new task id."""
+        return self._send(calls.veo_extend(request))
+
+    def veo_request_4k(self, task_id: str, index: int = 0, callback_url: str | None = None) -> Veo4kResult:
+        """Start the 4K version of a succeeded Veo task (paid), or, asked again, learn how it goes.
+
+        KIE refuses a repeat with code 422 instead of starting another upgrade; that comes back as
+        ``Veo4kResult(repeated=True)``, with ``result_urls`` once the 4K video exists
+        (https://docs.kie.ai/veo3-api/get-veo-3-4k-video).
+        """
+        return self._send(calls.veo_request_4k(task_id, index, callback_url))
+
     # -- reads -------------------------------------------------------------------------------------------
+    def veo_get_1080p(self, task_id: str, index: int = 0) -> str | None:
+        """The 1080P link of a succeeded Veo task, or ``None`` while KIE still makes it (ask again in
+        20-30 s). No extra credits are documented for it."""
+        return self._send(calls.veo_get_1080p(task_id, index))
+
     def get_task(self, task_id: str, kind: TaskKind = TaskKind.RUNWAY) -> TaskRecord:
         """Read a task's current record."""
         return self._send(calls.get_task(task_id, kind))

@@ -225,6 +225,7 @@ def test_download_url_missing(make_client: Any, data: Any) -> None:
         (TaskKind.RUNWAY, "/api/v1/runway/record-detail"),
         (TaskKind.ALEPH, "/api/v1/aleph/record-info"),
         (TaskKind.JOBS, "/api/v1/jobs/recordInfo"),
+        (TaskKind.VEO, "/api/v1/veo/record-info"),
     ],
 )
 def test_get_task_endpoint_per_kind(make_client: Any, kind: TaskKind, path: str) -> None:

@@ -94,6 +94,7 @@ def test_runway_success_record_fields() -> None:
         expired=False,
         created_at="2025-06-01 10:00:00",
         prompt="a red fox",
+        result_urls=("https://file.kie.example/rw-1.mp4",),
     )
 
 
