@@ -1,4 +1,5 @@
-"""KIE emulator: a faithful offline stand-in for KIE's Runway, Aleph, jobs, common and file-upload APIs.
+"""KIE emulator: a faithful offline stand-in for KIE's Runway, Aleph, Market (jobs), Veo 3.1, common and
+file-upload APIs.
 
 # Developing DAGs offline
 
@@ -21,7 +22,8 @@ Flags: ``--host``, ``--port`` (0 = any free port), ``--time-scale``, ``--credits
 default: any non-empty key), ``--seed``, ``--webhook-key``, ``--concurrency-cap``, ``--rate-limit``,
 ``--rate-window``, ``--public-base-url`` (URL written into media links, e.g. ``http://kie-emulator:8089`` in
 docker compose), ``--callback-hosts`` (comma list, ``*`` = any; default loopback only), ``--faults FILE``
-(JSON list of fault rules), ``--log-level``, ``--access-log``.
+(JSON list of fault rules), ``--media-renderer ffmpeg|sample``, ``--market-outputs MODEL=N`` (repeatable),
+``--log-level``, ``--access-log``.
 
 From Python (a background thread on a free port; returns once it answers)::
 
@@ -38,8 +40,10 @@ From Python (a background thread on a free port; returns once it answers)::
 ``EmulatorServer(config).start()`` / ``.stop()`` does the same without a ``with`` block. The handle
 (``RunningEmulator``) also has ``state``, ``config``, ``url(path)``, ``add_fault``, ``clear_faults``,
 ``reset()``, ``reconfigure(**changes)`` (new config + reset, no restart), ``stats()``, ``tasks()``,
-``callback_log()``, ``set_credits(n)`` and ``advance_time(kie_seconds)``. ``create_app(config)`` returns the
-bare ASGI app for any other server.
+``callback_log()``, ``set_credits(n)``, ``advance_time(kie_seconds)``, ``set_market_outputs(model, n)`` and
+``media_bytes(url)`` (the bytes served at a media URL, to compare with a stored file;
+``render.embedded_task_id`` reads the task id back from a clip). ``create_app(config)`` returns the bare ASGI
+app for any other server.
 
 With pytest, enable the fixtures in your root ``conftest.py``::
 
@@ -62,33 +66,65 @@ default ``fast_test_config()`` = time_scale 0.002), ``kie_emulator_session`` (on
   http(s). Extend - ``taskId``, ``prompt``, ``quality`` required; the parent must be a succeeded, unexpired
   Runway task (else 422); the new task keeps ``parentTaskId`` and the parent's aspect ratio; chains work.
   Aleph - ``prompt`` and ``videoUrl`` required, ``aspectRatio`` adds ``21:9``, ``seed`` an integer,
-  ``uploadCn`` a boolean, ``referenceImage`` a URL. Jobs (``/api/v1/jobs/createTask``, any model name) -
-  ``model`` and an ``input`` object required. Malformed JSON is code 400. Unknown fields are ignored. Input
-  URLs are never fetched.
+  ``uploadCn`` a boolean, ``referenceImage`` a URL. Jobs (``/api/v1/jobs/createTask``) - ``model`` and an
+  ``input`` object required; for the models KIE documents (``market_catalogue``: Kling 2.6/2.5 turbo/2.1,
+  Sora 2 (pro), Wan 2.6/2.5/2.2 turbo, Hailuo 02/2.3, Seedance v1/1.5 pro, Grok Imagine, Topaz video upscale;
+  ``GET /_emulator/catalogue``) the ``input`` fields are checked against the model's page (required fields,
+  types, enums with their JSON type - ``"duration": "5"`` is not ``5`` -, lengths, ranges, cross-field rules)
+  with messages starting ``input.<field>``; any other model name is accepted (KIE's long tail). Veo generate
+  - ``prompt`` required; ``model`` ``veo3|veo3_fast|veo3_lite``; ``generationType`` (inferred from the images
+  when absent) with 0 / 1-2 / 1-3 ``imageUrls`` for text / frames / reference; reference-to-video only on
+  Fast/Lite, 16:9 or 9:16, 8 s; ``aspectRatio`` ``16:9|9:16|Auto``; ``resolution`` ``720p|1080p|4k``;
+  ``duration`` 4, 6 or 8; ``seeds`` 10000-99999. Veo extend - ``taskId`` and ``prompt`` required, ``model``
+  ``fast|quality|lite``; the parent must be a succeeded, unexpired Veo task not generated or upgraded at
+  1080P.
+  Malformed JSON is code 400. Unknown fields are ignored. Input URLs are never fetched.
 * **Lifecycle**: ``wait`` -> ``queueing`` -> ``generating`` -> ``success | fail``, computed from the submit
   time and the timeline (default 5 / 10 / 60 KIE seconds; Aleph 5 / 10 / 120) times ``time_scale``. Record
   shapes follow KIE: Runway ``record-detail`` (``videoInfo`` null until success; ``failCode``/``failMsg``
   ``""`` unless failed; ``expireFlag``; ``generateTime`` ``YYYY-MM-DD HH:MM:SS`` in UTC) and Aleph
   ``record-info`` (``successFlag`` 1 on success, else 0; failed = 0 with ``errorMessage``; ``paramJson`` a
   JSON string; ISO times). Jobs ``recordInfo`` spells the states ``waiting|queuing|generating|success|fail``,
-  has ``param`` and ``resultJson`` (``{"resultUrls": [...]}``: the MP4 for models whose name contains "video",
-  the PNG otherwise) as JSON strings, and epoch-ms times. Unknown ids - or an id of another family (Runway,
-  Aleph, jobs) - answer code 422 ``recordInfo is null``.
+  has ``param`` and ``resultJson`` (``{"resultUrls": [...]}``: MP4s, or PNGs for image models) as JSON
+  strings, ``costTime`` (ms, once succeeded) and epoch-ms times; Market task ids look like KIE's
+  (``task_kling-2.6_1765182425861``). Veo ``record-info`` (Veo timeline 5 / 10 / 105) has ``successFlag`` 0
+  running, 1 success, 2 refused (moderation, concurrency), 3 generation failed; ``response`` {``resultUrls``,
+  ``originUrls``, ``resolution``, ``fullResultUrls``} on success; ``paramJson``; ``errorCode``/
+  ``errorMessage``; times ``YYYY-MM-DD HH:MM:SS``; ids ``veo_task_<hex>``. Unknown ids - or an id of another
+  family (Runway, Aleph, jobs, Veo) - answer code 422 ``recordInfo is null``.
+* **Veo upgrades**: ``GET /api/v1/veo/get-1080p-video?taskId=&index=`` answers body code 400 "1080P is
+  processing..." until the 1080P file is ready (``veo_1080p_s``, 90 KIE s after the first call, which is
+  charged), then ``data.resultUrl``. ``POST /api/v1/veo/get-4k-video {taskId, index, callBackUrl}`` answers
+  ``{taskId, resultUrls: null, imageUrls: null}`` and charges; a repeat answers code 422 "4k is processing..."
+  (not a failure) until ready (``veo_4k_s``, 420 KIE s), then 422 "The video has been generated successfully"
+  with ``resultUrls``/``imageUrls``; the callback is ``{"code": 200, "msg", "data": {"taskId", "info":
+  {"resultUrls", "imageUrls"}}}`` (code 500 "The 4K version of this video is unavailable..." and a refund when
+  a ``task_fail`` fault hits the 4K endpoint). Both refuse unknown (422 "record is null"), unfinished (422
+  "record status is not success") and expired tasks and a missing ``index``.
 * **Credits**: each accepted submission is charged from the cost table; ``chat/credit`` returns the integer
   balance; a submission the balance cannot cover is code 402 and charges nothing. Failed tasks (concurrency
-  cap, moderation, injected failures) are refunded when their failure shows. Default costs (illustrative, not
-  KIE's price list; override with ``costs``): generate 5 s 720p = 12, 10 s 720p = 30, 5 s 1080p = 30; extend
-  720p = 12, 1080p = 30; Aleph = 60; jobs = 20 for any model (key ``(SubmissionKind.JOBS, 0, model)``,
-  fallback ``(SubmissionKind.JOBS, 0, "*")``).
-* **Rate limit**: more than ``rate_limit`` (20) submissions (generate, extend, Aleph, jobs; valid or not)
+  cap, moderation, injected failures) are refunded when their failure shows. Default costs (override with
+  ``costs``): generate 5 s 720p = 12, 10 s 720p = 30, 5 s 1080p = 30; extend 720p = 12, 1080p = 30; Aleph =
+  60; catalogue Market models at KIE's price for the request (kie.ai/pricing, 1 credit = $0.005: Kling 2.6 5 s
+  without sound = 55, Sora 2 10 s = 30, Wan 2.6 5 s 1080p = 105...; ``(SubmissionKind.JOBS, 0, model)`` in
+  ``costs`` wins), other models 20 (``(SubmissionKind.JOBS, 0, "*")``); Veo Quality/Fast/Lite 250/60/30 at
+  720p (65/35 and 255 at 1080p, 370/180/150 at 4K), extensions 250/60/30, the 1080P upgrade 5, 4K 120.
+* **Rate limit**: more than ``rate_limit`` (20) submissions (generate, extend, Aleph, jobs, Veo generate,
+  extend and 4K; valid or not)
   within a sliding ``rate_window_s`` (10 real seconds) get HTTP 429, body code 429 and ``Retry-After``;
   nothing is queued.
 * **Concurrency cap**: a submission made while ``concurrency_cap`` (10) tasks are unfinished is accepted (a
   task id comes back) but the task fails at once with failCode 400 and "Reached the limit for concurrent
   generations"; its credits are refunded.
-* **Media**: ``{base_url}/media/{taskId}.mp4`` and ``.png`` serve a real 3 s H.264 MP4 (320x180) and a PNG
-  cover with Content-Type, Content-Length, ETag, HEAD and single Range requests (206/416). They answer 404
-  before success and after ``media_retention_s`` (14 days), when ``expireFlag`` turns 1.
+* **Media**: ``{base_url}/media/{taskId}.mp4`` and ``.png`` (and ``/media/{taskId}/{n}.mp4`` for further
+  results, Veo's ``origin``, ``full``, ``1080p``, ``4k``) serve each task's own H.264 MP4 and PNG cover,
+  rendered with ffmpeg on first download (:mod:`.render`): frame size from the requested ratio and
+  quality/resolution (720p 16:9 = 1280x720, 1080p = 1920x1080, 9:16 = 720x1280, Veo 4K = 3840x2160), the
+  requested duration, a colour and caption of the task's own and its id in the MP4 ``comment`` tag; a few tens
+  of KB each. Without ffmpeg (or ``media_renderer="sample"``) every clip is the shipped 3 s 320x180 sample.
+  Content-Type, Content-Length, ETag, HEAD and single Range requests (206/416) are supported. They answer 404
+  before success and after ``media_retention_s`` (14 days; then ``expireFlag`` turns 1) or, for Market
+  results, ``market_media_retention_s`` (24 h).
   ``{base_url}/media/synthetic/{n}.mp4`` streams ``n`` deterministic bytes (not a video) for download
   benchmarks, with the same HEAD/Range support, without holding them in memory.
 * **Download links**: ``common/download-url`` returns a fresh ``{base_url}/media/dl/{token}/{file}`` link
@@ -104,11 +140,14 @@ default ``fast_test_config()`` = time_scale 0.002), ``kie_emulator_session`` (on
   200, "msg": "All generated successfully.", "data": {"task_id", "video_id", "video_url", "image_url"}}``
   (failure: code 400/500, the reason, empty URLs; extend failures carry only ``task_id``); Aleph ``{"code",
   "msg", "data": {"result_video_url", "result_image_url"} | null, "taskId"}``; jobs ``{"code", "msg", "data":
-  <the recordInfo data>}``. With ``webhook_hmac_key`` set, ``X-Webhook-Timestamp`` (unix seconds, real time)
-  and ``X-Webhook-Signature`` = base64(HMAC-SHA256(key, f"{task_id}.{timestamp}")) are added. Failed attempts
-  are retried after 1, 5 and 15 KIE minutes (scaled). A failing, slow or absent receiver never affects the
-  API. Only ``callback_allowed_hosts`` (default loopback) are contacted; other hosts are logged as failed
-  attempts with no traffic, so URLs copied from KIE's docs stay on the machine.
+  <the recordInfo data>}``; Veo ``{"code": 200, "msg", "data": {"taskId", "promptJson", "info":
+  {"resultUrls", "originUrls", "resolution"}, "fallbackFlag": false}}`` (failure: the code, the reason,
+  ``data`` ``{"taskId", "fallbackFlag"}``) and the 4K callback above. With ``webhook_hmac_key`` set,
+  ``X-Webhook-Timestamp`` (unix seconds, real time) and ``X-Webhook-Signature`` = base64(HMAC-SHA256(key,
+  f"{task_id}.{timestamp}")) are added. Failed attempts are retried after 1, 5 and 15 KIE minutes (scaled).
+  A failing, slow or absent receiver never affects the API. Only ``callback_allowed_hosts`` (default
+  loopback) are contacted; other hosts are logged as failed attempts with no traffic, so URLs copied from
+  KIE's docs stay on the machine.
 
 ## Configuration (``EmulatorConfig``)
 
@@ -121,11 +160,17 @@ Durations named ``*_s`` are KIE seconds, multiplied by ``time_scale``, except ``
 | ``initial_credits`` | 10000 | balance at start and after reset |
 | ``costs`` | see above | ``{(SubmissionKind, duration, quality or jobs model): credits}``; else defaults |
 | ``timeline`` | 5/10/60 | ``PhaseTimeline(wait_s, queueing_s, generating_s)`` of Runway and jobs tasks |
+| ``veo_timeline`` | 5/10/105 | the same for Veo generate/extend tasks |
+| ``veo_1080p_s`` / ``veo_4k_s`` | 90 / 420 | KIE seconds until a Veo 1080P / 4K file is ready |
 | ``aleph_timeline`` | 5/10/120 | the same for Aleph tasks |
 | ``time_scale`` | 1.0 | 0.005 turns a 75 s generation into ~0.4 s |
 | ``rate_limit`` / ``rate_window_s`` | 20 / 10.0 | submissions per sliding real-time window |
 | ``concurrency_cap`` | 10 | unfinished tasks per account |
 | ``media_retention_s`` | 14 days | then ``expireFlag`` 1 and media 404 |
+| ``market_media_retention_s`` | 24 h | the same for Market results |
+| ``market_outputs`` | ``{}`` | results per Market task by model name (``"*"`` = all), e.g. ``{"*": 3}`` |
+| ``market_results_per_task`` | ``None`` | results per task for every Market model (``market_outputs`` wins) |
+| ``media_renderer`` | ``"ffmpeg"`` | ``"sample"`` serves the shipped clip and cover for every task |
 | ``download_link_ttl_s`` | 20 min | lifetime of ``download-url`` links |
 | ``upload_retention_s`` | 24 h | lifetime of uploaded files |
 | ``webhook_hmac_key`` | ``None`` | signs callbacks when set |
@@ -177,6 +222,8 @@ Change faults at any time: ``emu.set_faults(...)`` / ``add_fault`` / ``clear_fau
 | ``POST /_emulator/credits`` | ``{"balance": n}`` |
 | ``POST /_emulator/advance`` | ``{"kie_seconds": n}``: jump ahead in KIE time (expiry without waiting) |
 | ``GET /_emulator/config`` | the configuration (keys redacted) |
+| ``GET /_emulator/catalogue`` | the Market models checked like KIE (page URL, fields, results per task) |
+| ``POST /_emulator/outputs`` | ``{"model": "<name>" or "*", "count": n or null}``: results per Market task |
 | ``GET /_emulator/docs`` | OpenAPI UI |
 
 ``/_emulator/stats`` (and ``emu.stats()``, an ``EmulatorStats``) reports ``submissions_received`` /

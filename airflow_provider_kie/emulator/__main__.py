@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The CLI's arguments."""
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_kie.emulator",
-        description="Serve an offline emulator of KIE's Runway/Aleph/common/upload APIs.",
+        description="Serve an offline emulator of KIE's Runway/Aleph/Market/Veo/common/upload APIs.",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default {DEFAULT_HOST})")
     parser.add_argument(
@@ -61,9 +61,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated hosts callbacks may reach, '*' for any (default: loopback only)",
     )
     parser.add_argument("--faults", type=Path, default=None, help="JSON file with a list of fault rules")
+    parser.add_argument(
+        "--media-renderer",
+        choices=("ffmpeg", "sample"),
+        default="ffmpeg",
+        help="ffmpeg: a clip of its own per task, shaped like the request (default); sample: shipped clip",
+    )
+    parser.add_argument(
+        "--market-outputs",
+        action="append",
+        default=[],
+        metavar="MODEL=N",
+        help="results per Market task of MODEL ('*' = every model); repeatable",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     return parser
+
+
+def parse_market_outputs(items: Sequence[str]) -> dict[str, int]:
+    """``["kling-2.6/text-to-video=3", "*=2"]`` -> ``{"kling-2.6/text-to-video": 3, "*": 2}``."""
+    outputs: dict[str, int] = {}
+    for item in items:
+        model, sep, count = item.rpartition("=")
+        if not sep or not model or not count.isdigit() or int(count) < 1:
+            raise SystemExit(f"--market-outputs: expected MODEL=N with N >= 1, got {item!r}")
+        outputs[model] = int(count)
+    return outputs
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
@@ -87,6 +111,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         public_base_url=args.public_base_url,
         seed=args.seed,
         faults=tuple(faults),
+        media_renderer=args.media_renderer,
+        market_outputs=parse_market_outputs(args.market_outputs),
     )
 
 

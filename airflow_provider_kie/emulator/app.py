@@ -23,6 +23,7 @@ from airflow_provider_kie.emulator.routes_jobs import build_jobs_router
 from airflow_provider_kie.emulator.routes_media import build_media_router
 from airflow_provider_kie.emulator.routes_runway import build_runway_router
 from airflow_provider_kie.emulator.routes_upload import build_upload_router
+from airflow_provider_kie.emulator.routes_veo import build_veo_router
 from airflow_provider_kie.emulator.state import EmulatorState
 
 
@@ -75,11 +76,12 @@ def create_app(config: EmulatorConfig | None = None, *, state: EmulatorState | N
             dispatcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await dispatcher
+            emulator_state.media.close()  # the rendered clips live as long as the server
 
     app = EmulatorApp(
         state,
         title="KIE emulator",
-        summary="Offline stand-in for KIE's Runway, Aleph, common and file-upload APIs",
+        summary="Offline stand-in for KIE's Runway, Aleph, Market, Veo, common and file-upload APIs",
         lifespan=lifespan,
         docs_url="/_emulator/docs",
         openapi_url="/_emulator/openapi.json",
@@ -89,6 +91,7 @@ def create_app(config: EmulatorConfig | None = None, *, state: EmulatorState | N
         build_runway_router(state),
         build_aleph_router(state),
         build_jobs_router(state),
+        build_veo_router(state),
         build_common_router(state),
         build_upload_router(state),
         build_media_router(state),

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 import httpx
 
 if TYPE_CHECKING:
-    from airflow_provider_kie.emulator.state import CallbackJob, EmulatorState
+    from airflow_provider_kie.emulator.models import CallbackJob
+    from airflow_provider_kie.emulator.state import EmulatorState
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,11 @@ def ok(data: Any, msg: str = "success") -> JSONResponse:
     return JSONResponse({"code": 200, "msg": msg, "data": data})
 
 
+def envelope(code: int, msg: str, data: Any) -> JSONResponse:
+    """Any KIE answer under HTTP 200, for the endpoints whose refusals still carry ``data`` (Veo's 4K)."""
+    return JSONResponse({"code": code, "msg": msg, "data": data})
+
+
 def error_response(error: KieRefusal) -> JSONResponse:
     """A refusal as KIE sends it: the real status in the body code, usually under HTTP 200."""
     return JSONResponse(

@@ -7,7 +7,8 @@ The package data under ``assets/`` was generated once with ffmpeg 5.1 (not a run
     ffmpeg -f lavfi -i "testsrc2=size=320x180:rate=1:duration=1" -frames:v 1 cover.png
 
 ``sample.mp4`` is a real, playable 3 s H.264 (Constrained Baseline, yuv420p, faststart) 320x180 clip of ~39
-KB; ``cover.png`` is a 320x180 PNG of ~7 KB. Every produced video/cover is served from these bytes.
+KB; ``cover.png`` is a 320x180 PNG of ~7 KB. Produced media are rendered per task by :mod:`.render`; these
+files are what it serves without ffmpeg (or with ``media_renderer="sample"``), and test inputs.
 """
 
 from __future__ import annotations

@@ -81,6 +81,15 @@ def fault_response(rule: FaultRule, path: str) -> tuple[int, dict[str, str], byt
     return status, headers, json.dumps(envelope).encode()
 
 
+async def _drain(receive: Receive) -> None:
+    """Read (and forget) the request body. A socket closed with unread bytes in its receive buffer sends a
+    reset instead of a clean close, and the client would see a read error rather than the dropped
+    connection the fault stands for (which one depended on whether the body had arrived yet)."""
+    message = await receive()
+    while message["type"] == "http.request" and message.get("more_body", False):
+        message = await receive()
+
+
 async def _discard(message: Message) -> None:
     """A ``send`` that throws the endpoint's answer away (``when="after"`` faults)."""
 
@@ -179,6 +188,8 @@ class EmulatorMiddleware:
         if after:
             await self.app(scope, receive, _discard)
         if rule.kind is FaultKind.DROP_CONNECTION:
+            if not after:
+                await _drain(receive)
             await drop_connection(send)
             return
         status, headers, body = fault_response(rule, scope["path"])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
 
 from airflow_provider_kie.emulator.config import SubmissionKind
+from airflow_provider_kie.emulator.dimensions import ClipShape, clip_shape, frame_size
 
 
 class TaskPhase(str, enum.Enum):
@@ -48,13 +49,65 @@ class TaskSpec:
     parent_task_id: str = ""
     #: The accepted request, echoed as Aleph's ``paramJson`` / jobs' ``param``.
     params: dict[str, Any] = field(default_factory=dict)
-    #: Jobs tasks: the KIE model name.
+    #: Jobs tasks: the KIE model name; Veo tasks: the generate model (``veo3_fast``...).
     model: str = ""
+    #: The produced clip: frame size from the requested ratio and resolution/quality, and its length.
+    shape: ClipShape = field(default_factory=lambda: clip_shape(None, None, 5))
+    #: Results one task yields (Market models documenting several, or ``market_outputs``).
+    outputs: int = 1
+    #: ``image`` for Market image models (PNG results), ``video`` otherwise.
+    media: Literal["video", "image"] = "video"
+    #: The price the model's catalogue entry gives (Market), used unless ``costs`` names the model.
+    listed_cost: int | None = None
+    #: Veo: the requested ``resolution`` (``720p``, ``1080p``, ``4k``), reported in ``response.resolution``.
+    resolution: str = ""
+    #: Veo extensions: seconds of the whole video once extended (parent's whole length + this clip).
+    full_duration_s: float = 0.0
+
+    @property
+    def price_duration(self) -> int:
+        """The duration element of the cost-table key: 0 where KIE prices per task (Market, Veo)."""
+        return (
+            0
+            if self.kind in (SubmissionKind.JOBS, SubmissionKind.VEO, SubmissionKind.VEO_EXTEND)
+            else self.duration
+        )
 
     @property
     def price_tier(self) -> str:
-        """The last element of the cost-table key: the model name for jobs tasks, the quality otherwise."""
-        return self.model if self.kind is SubmissionKind.JOBS else self.quality
+        """The last element of the cost-table key (see :data:`~.config.CostKey`)."""
+        if self.kind is SubmissionKind.JOBS or self.kind is SubmissionKind.VEO_EXTEND:
+            return self.model
+        if self.kind is SubmissionKind.VEO:
+            return f"{self.model}/{self.resolution}"
+        return self.quality
+
+
+#: Veo upgrade kinds: ``get-1080p-video`` and ``get-4k-video``.
+UpgradeKind = Literal["1080p", "4k"]
+
+
+@dataclass
+class Upgrade:
+    """A Veo 1080P or 4K version of one result, requested once and ready ``ready_at`` (emulator clock)."""
+
+    kind: UpgradeKind
+    index: int
+    requested_at: float
+    ready_at: float
+    cost: int
+    #: ``False`` when a ``task_fail`` fault hit the request: KIE then reports the 4K version unavailable.
+    succeeds: bool = True
+    fail_msg: str = ""
+    #: Where KIE POSTs the 4K result (1080P has no callback).
+    callback_url: str | None = None
+    #: Terminal bookkeeping done (refund of a failure, callback queued).
+    settled: bool = False
+
+    @property
+    def variant(self) -> str:
+        """The media path segment of the upgraded file (``1080p``, ``4k``; ``-<index>`` beyond the first)."""
+        return self.kind if self.index == 0 else f"{self.kind}-{self.index}"
 
 
 @dataclass
@@ -84,6 +137,8 @@ class Task:
     #: Terminal bookkeeping done (refund, callback queued, concurrency slot freed).
     settled: bool = False
     refunded: bool = False
+    #: Veo upgrades by :attr:`Upgrade.variant`.
+    upgrades: dict[str, Upgrade] = field(default_factory=dict)
 
     def state_at(self, now: float) -> TaskPhase:
         """The lifecycle state at emulator time ``now``."""
@@ -106,19 +161,52 @@ class Task:
 
     @property
     def produces_video(self) -> bool:
-        """Runway and Aleph produce a clip; jobs tasks only when their model name says "video" (image models
-        produce the PNG)."""
-        return self.spec.kind is not SubmissionKind.JOBS or "video" in self.spec.model.lower()
+        """Runway, Aleph and Veo produce a clip; jobs tasks unless their model is an image model (whose
+        results are PNGs)."""
+        return self.spec.media == "video"
+
+    def media_url(self, variant: str, ext: str) -> str:
+        """URL of one of the task's files: ``/media/<id>.<ext>`` for the main one,
+        ``/media/<id>/<variant>.<ext>`` for the others (further results ``1``, ``2``...; Veo ``origin``,
+        ``full``, ``1080p``, ``4k``)."""
+        if not variant:
+            return f"{self.base_url}/media/{self.task_id}.{ext}"
+        return f"{self.base_url}/media/{self.task_id}/{variant}.{ext}"
 
     @property
     def video_url(self) -> str:
         """Where the produced MP4 is served."""
-        return f"{self.base_url}/media/{self.task_id}.mp4"
+        return self.media_url("", "mp4")
 
     @property
     def image_url_out(self) -> str:
         """Where the produced cover image is served."""
-        return f"{self.base_url}/media/{self.task_id}.png"
+        return self.media_url("", "png")
+
+    def result_urls(self) -> list[str]:
+        """Every result in KIE's order: the main file, then ``/1``, ``/2``... (MP4s, or PNGs for image
+        models)."""
+        ext = "mp4" if self.produces_video else "png"
+        return [self.media_url(str(i) if i else "", ext) for i in range(self.spec.outputs)]
+
+    def variant_shape(self, variant: str) -> ClipShape | None:
+        """The clip behind ``variant`` (see :meth:`media_url`), or ``None`` when the task has no such file."""
+        shape = self.spec.shape
+        if variant == "":
+            return shape
+        if variant.isdigit():
+            return shape if 0 < int(variant) < self.spec.outputs else None
+        if self.spec.kind.family != "veo":
+            return None
+        if variant == "origin":
+            return shape
+        if variant == "full" and self.spec.full_duration_s:
+            return replace(shape, duration_s=self.spec.full_duration_s)
+        upgrade = self.upgrades.get(variant)
+        if upgrade is None:
+            return None
+        width, height = frame_size(_orientation(shape), "1080p" if upgrade.kind == "1080p" else "4k")
+        return replace(shape, width=width, height=height)
 
 
 @dataclass(frozen=True)
@@ -145,10 +233,35 @@ class TaskSnapshot:
     video_url: str
     image_url: str
     model: str
+    #: Every result URL, in KIE's order.
+    result_urls: tuple[str, ...] = ()
+    #: Frame size and length of the main produced clip.
+    width: int = 0
+    height: int = 0
+    clip_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)
+
+
+def _orientation(shape: ClipShape) -> str:
+    """The 16:9-family ratio of a clip's orientation (what KIE's upgrades keep)."""
+    return "9:16" if shape.height > shape.width else "16:9"
+
+
+@dataclass(order=True)
+class CallbackJob:
+    """A callback waiting to be POSTed; ordered by due time on the emulator clock."""
+
+    due_at: float
+    seq: int
+    task_id: str = field(compare=False)
+    url: str = field(compare=False)
+    payload: dict[str, Any] = field(compare=False)
+    attempt: int = field(compare=False, default=1)
+    #: Account generation the job belongs to; attempts finishing after a reset are not logged.
+    epoch: int = field(compare=False, default=0)
 
 
 @dataclass(frozen=True)
@@ -218,6 +331,8 @@ class EmulatorStats:
         tasks_by_state: Current lifecycle state of every task.
         uploads: Files accepted by the upload host.
         download_links: Links minted by ``common/download-url``.
+        upgrades: Accepted Veo upgrade requests by kind (``1080p``, ``4k``); their credits are in the credit
+            counters, but they are no submissions (no task of their own).
     """
 
     submissions_received: int
@@ -239,6 +354,7 @@ class EmulatorStats:
     tasks_by_state: dict[str, int]
     uploads: int
     download_links: int
+    upgrades: dict[str, int] = field(default_factory=dict)
 
     @property
     def credits_spent(self) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow_provider_kie.emulator.config import SubmissionKind
 from airflow_provider_kie.emulator.models import Task, TaskPhase
+from airflow_provider_kie.emulator.payloads_veo import is_veo, veo_callback
 
 RUNWAY_SUCCESS_MSG = "All generated successfully."
 
@@ -96,14 +97,17 @@ def epoch_ms(timestamp: float) -> int:
     return int(timestamp * 1000)
 
 
-def jobs_result_url(task: Task) -> str:
-    """The single result of a jobs task: the clip for video models, the PNG otherwise."""
-    return task.video_url if task.produces_video else task.image_url_out
+def cost_time_ms(task: Task) -> int:
+    """Milliseconds the task took, submission to completion (the Market's ``costTime``)."""
+    return epoch_ms(task.done_at) - epoch_ms(task.created_at)
 
 
 def jobs_record(task: Task, now: float) -> dict[str, Any]:
-    """``data`` of ``GET /api/v1/jobs/recordInfo``: ``param`` and ``resultJson`` are JSON *strings*; times are
-    epoch ms; ``failCode``/``failMsg`` are ``""`` unless the task failed."""
+    """``data`` of ``GET /api/v1/jobs/recordInfo`` (https://docs.kie.ai/market/common/get-task-detail):
+    ``param`` and ``resultJson`` (``{"resultUrls": [...]}``, every result in order: MP4s for video models,
+    PNGs for image models) are JSON *strings*; times are epoch ms; ``costTime`` is the task's duration in ms
+    once it succeeded (null before; KIE's model pages document it as "available when task is success");
+    ``failCode`` (a string, as the page types it) and ``failMsg`` are ``""`` unless the task failed."""
     state = task.state_at(now)
     failed = state is TaskPhase.FAIL
     changed_at = max(
@@ -115,12 +119,14 @@ def jobs_record(task: Task, now: float) -> dict[str, Any]:
         "state": JOBS_STATES[state],
         "param": json.dumps(task.spec.params, ensure_ascii=False, separators=(",", ":")),
         "resultJson": (
-            json.dumps({"resultUrls": [jobs_result_url(task)]}, separators=(",", ":"))
+            json.dumps({"resultUrls": task.result_urls()}, separators=(",", ":"))
             if state is TaskPhase.SUCCESS
             else ""
         ),
-        "failCode": task.fail_code if failed else "",
+        # The Market page types failCode as a string (Runway pages show numbers): "501", or "" unless failed.
+        "failCode": str(task.fail_code or "") if failed else "",
         "failMsg": task.fail_msg if failed else "",
+        "costTime": cost_time_ms(task) if state is TaskPhase.SUCCESS else None,
         "completeTime": epoch_ms(task.done_at) if state.is_terminal else None,
         "createTime": epoch_ms(task.created_at),
         "updateTime": epoch_ms(changed_at),
@@ -133,9 +139,12 @@ def callback_payload(task: Task) -> dict[str, Any]:
     Runway: ``{"code", "msg", "data": {"task_id", "video_id", "video_url", "image_url"}}``, with empty URLs on
     failure (extensions send only ``task_id`` then). Aleph: ``{"code", "msg", "data": {"result_video_url",
     "result_image_url"} | null, "taskId"}``. Jobs: ``{"code", "msg", "data": <the recordInfo data>}``, so the
-    task id is ``data.taskId``. The failure ``code`` is the task's ``failCode`` (400 for refusals such as
-    moderation, 500 for generation errors).
+    task id is ``data.taskId`` (KIE's model pages: "callback content structure is identical to the Query Task
+    API response"). Veo: see :func:`.payloads_veo.veo_callback`. The failure ``code`` is the task's
+    ``failCode`` (400 for refusals such as moderation, 500 for generation errors).
     """
+    if is_veo(task):
+        return veo_callback(task)
     code = 200 if task.succeeds else (task.fail_code or 500)
     if task.spec.kind is SubmissionKind.JOBS:
         msg = "Playground task completed successfully." if task.succeeds else task.fail_msg

@@ -16,6 +16,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from airflow_provider_kie.emulator.faults import FaultRule
+from airflow_provider_kie.emulator.market_catalogue import CATALOGUE
+from airflow_provider_kie.emulator.market_rules import MarketModel
 from airflow_provider_kie.emulator.state import EmulatorState
 
 
@@ -41,8 +43,10 @@ def config_summary(state: EmulatorState) -> dict[str, Any]:
                 {"kind": kind.value, "duration": d, "quality": q, "credits": c}
                 for (kind, d, q), c in value.items()
             ]
-        elif item.name in ("timeline", "aleph_timeline"):
+        elif item.name in ("timeline", "aleph_timeline", "veo_timeline"):
             value = dataclasses.asdict(value)
+        elif item.name == "market_outputs":
+            value = dict(value)
         elif item.name == "api_keys":
             value = None if value is None else f"<{len(value)} key(s)>"
         elif item.name == "webhook_hmac_key":
@@ -51,6 +55,28 @@ def config_summary(state: EmulatorState) -> dict[str, Any]:
             value = list(value)
         summary[item.name] = value
     return summary
+
+
+def catalogue_entry(model: MarketModel) -> dict[str, Any]:
+    """One catalogue model as JSON: its page, results and ``input`` fields."""
+    fields = [
+        {
+            "name": rule.name,
+            "kind": rule.kind,
+            "required": rule.required,
+            "choices": list(rule.choices),
+            "default": rule.default,
+        }
+        for rule in model.fields
+    ]
+    return {
+        "model": model.name,
+        "family": model.family,
+        "doc_url": model.doc_url,
+        "outputs": model.outputs,
+        "media": model.media,
+        "fields": fields,
+    }
 
 
 def build_admin_router(state: EmulatorState) -> APIRouter:
@@ -143,6 +169,27 @@ def build_admin_router(state: EmulatorState) -> APIRouter:
         except ValueError as exc:
             return _bad_request(str(exc))
         return JSONResponse({"balance": state.credits})
+
+    @router.get("/catalogue")
+    async def catalogue() -> list[dict[str, Any]]:
+        """The Market models whose input is checked like KIE does (any other model name is accepted)."""
+        return [catalogue_entry(model) for model in CATALOGUE.values()]
+
+    @router.post("/outputs")
+    async def outputs(request: Request) -> JSONResponse:
+        """Results per Market task from now on: ``{"model": "kling-2.6/text-to-video", "count": 3}``
+        (``"*"`` = every model; ``"count": null`` removes the override). Cleared by a reset."""
+        try:
+            body = await _json(request)
+            if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not body["model"]:
+                raise ValueError("model must be a model name or '*'")
+            count = body.get("count")
+            if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+                raise ValueError("count must be an integer or null")
+            state.set_market_outputs(body["model"], count)
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        return JSONResponse({"model": body["model"], "count": count})
 
     @router.post("/advance")
     async def advance(request: Request) -> JSONResponse:

@@ -1,7 +1,9 @@
 """Serving of produced media, download links, uploaded files and synthetic bodies (GET and HEAD, with Range).
 
 These URLs stand for KIE's file CDN, so they need no API key, and they answer plain HTTP statuses (404 gone,
-403 expired link, 416 bad range) rather than KIE envelopes.
+403 expired link, 416 bad range) rather than KIE envelopes. A task's files are ``/media/<task id>.mp4|png``
+(its main result and cover) and ``/media/<task id>/<variant>.mp4|png`` (further results ``1``, ``2``...; Veo's
+``origin``, ``full``, ``1080p``, ``4k``); they are rendered on first request (see :mod:`.render`).
 """
 
 from __future__ import annotations
@@ -18,26 +20,38 @@ from airflow_provider_kie.emulator.media import (
     MAX_SYNTHETIC_BYTES,
     VIDEO_TYPE,
     bytes_response,
-    cover_image,
-    sample_video,
     synthetic_bytes,
     synthetic_response,
 )
+from airflow_provider_kie.emulator.render import MediaExt
 from airflow_provider_kie.emulator.state import EmulatorState
 
-MEDIA_PATH = re.compile(r"^/media/(?P<task_id>[A-Za-z0-9-]+)\.(?P<ext>mp4|png)$")
+#: Task ids are UUIDs (Runway, Aleph), ``task_<model>_<ms>`` (Market, with dots and underscores) or
+#: ``veo_task_<hex>``; a variant is a path segment of its own. ``synthetic/`` and ``dl/`` are other routes.
+MEDIA_PATH = re.compile(
+    r"^/media/(?!synthetic/|dl/)(?P<task_id>[A-Za-z0-9._-]+?)(?:/(?P<variant>[A-Za-z0-9-]+))?"
+    r"\.(?P<ext>mp4|png)$"
+)
 SYNTHETIC_PATH = re.compile(r"^/media/synthetic/(?P<size>\d{1,15})\.mp4$")
 UPLOAD_FILES_PREFIX = f"{UPLOAD_HOST_PREFIX}/files/"
 
 
-def task_media(state: EmulatorState, path: str) -> tuple[bytes, str] | None:
-    """Body and type of ``/media/<task_id>.mp4|png`` while the task's media is servable."""
+def media_ext(value: str) -> MediaExt:
+    """``mp4`` or ``png`` (what :data:`MEDIA_PATH` matched)."""
+    return "mp4" if value == "mp4" else "png"
+
+
+async def task_media(state: EmulatorState, path: str) -> tuple[bytes, str] | None:
+    """Body and type of a task's file while it is servable (rendered on first request)."""
     match = MEDIA_PATH.match(path)
-    if match is None or not state.servable_task_media(match["task_id"]):
+    if match is None:
         return None
-    if match["ext"] == "mp4":
-        return sample_video(), VIDEO_TYPE
-    return cover_image(), IMAGE_TYPE
+    ext = media_ext(match["ext"])
+    job = state.resolve_media(match["task_id"], match["variant"] or "", ext)
+    if job is None:
+        return None
+    data = await state.render_media_async(job)
+    return data, VIDEO_TYPE if ext == "mp4" else IMAGE_TYPE
 
 
 def synthetic_size(path: str) -> int | None:
@@ -48,10 +62,10 @@ def synthetic_size(path: str) -> int | None:
     return int(match["size"])
 
 
-def local_file(state: EmulatorState, path: str, *, max_bytes: int) -> tuple[bytes, str] | None:
+async def local_file(state: EmulatorState, path: str, *, max_bytes: int) -> tuple[bytes, str] | None:
     """Body and type of any file this emulator serves at ``path`` (used by file-url-upload to stay
     offline)."""
-    found = task_media(state, path)
+    found = await task_media(state, path)
     if found is not None:
         return found
     if path.startswith(UPLOAD_FILES_PREFIX):
@@ -67,13 +81,13 @@ def _not_found() -> Response:
     return PlainTextResponse("Not Found", status_code=404)
 
 
-def _serve(state: EmulatorState, path: str, request: Request) -> Response:
+async def _serve(state: EmulatorState, path: str, request: Request) -> Response:
     method = request.method
     range_header = request.headers.get("range")
     size = synthetic_size(path)
     if size is not None:
         return synthetic_response(size, method=method, range_header=range_header)
-    found = task_media(state, path)
+    found = await task_media(state, path)
     if found is None:
         return _not_found()
     data, media_type = found
@@ -87,7 +101,7 @@ def build_media_router(state: EmulatorState) -> APIRouter:
     @router.api_route("/media/synthetic/{name}", methods=["GET", "HEAD"])
     async def synthetic(name: str, request: Request) -> Response:
         """``/media/synthetic/<n>.mp4``: ``n`` deterministic bytes, streamed; for download benchmarks."""
-        return _serve(state, f"/media/synthetic/{name}", request)
+        return await _serve(state, f"/media/synthetic/{name}", request)
 
     @router.api_route("/media/dl/{token}/{name}", methods=["GET", "HEAD"])
     async def download_link(token: str, name: str, request: Request) -> Response:
@@ -97,13 +111,19 @@ def build_media_router(state: EmulatorState) -> APIRouter:
             return _not_found()
         if not valid:
             return PlainTextResponse("Request has expired", status_code=403)
-        return _serve(state, link.target_path, request)
+        return await _serve(state, link.target_path, request)
 
     @router.api_route("/media/{name}", methods=["GET", "HEAD"])
     async def produced(name: str, request: Request) -> Response:
         """A task's video (``.mp4``) or cover (``.png``): 404 before success and after the retention
         period."""
-        return _serve(state, f"/media/{name}", request)
+        return await _serve(state, f"/media/{name}", request)
+
+    @router.api_route("/media/{task_id}/{name}", methods=["GET", "HEAD"])
+    async def produced_variant(task_id: str, name: str, request: Request) -> Response:
+        """A task's further result (``1``, ``2``...) or Veo file (``origin``, ``full``, ``1080p``, ``4k``):
+        404 until it exists and after the retention period."""
+        return await _serve(state, f"/media/{task_id}/{name}", request)
 
     @router.api_route(UPLOAD_FILES_PREFIX + "{file_path:path}", methods=["GET", "HEAD"])
     async def uploaded(file_path: str, request: Request) -> Response:

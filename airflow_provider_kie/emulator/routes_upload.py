@@ -27,7 +27,7 @@ from airflow_provider_kie.emulator.errors import KieRefusal
 from airflow_provider_kie.emulator.payloads import iso_time_ms
 from airflow_provider_kie.emulator.routes_media import local_file
 from airflow_provider_kie.emulator.state import EmulatorState
-from airflow_provider_kie.emulator.validation import is_http_url
+from airflow_provider_kie.emulator.urlcheck import is_http_url
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._\-/]+$")
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^,]*)?;base64,(?P<data>.*)$", re.DOTALL)
@@ -157,7 +157,7 @@ def build_upload_router(state: EmulatorState) -> APIRouter:
             upload_path = _upload_path(body.get("uploadPath"))
             if not _own_url(request, state, file_url):
                 raise _bad("fileUrl: the emulator is offline and only fetches URLs it serves itself")
-            found = local_file(state, urlsplit(file_url).path, max_bytes=state.config.max_upload_bytes)
+            found = await local_file(state, urlsplit(file_url).path, max_bytes=state.config.max_upload_bytes)
             if found is None:
                 raise _bad("fileUrl: failed to download the file (not found or expired)")
             data, declared = found

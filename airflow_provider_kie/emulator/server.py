@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
@@ -18,6 +19,7 @@ from airflow_provider_kie.emulator.app import create_app
 from airflow_provider_kie.emulator.config import DEFAULT_HOST, UPLOAD_HOST_PREFIX, EmulatorConfig
 from airflow_provider_kie.emulator.faults import FaultRule
 from airflow_provider_kie.emulator.models import CallbackAttempt, EmulatorStats, TaskSnapshot
+from airflow_provider_kie.emulator.routes_media import MEDIA_PATH, media_ext
 from airflow_provider_kie.emulator.state import EmulatorState
 
 #: Bearer key handed out by :attr:`RunningEmulator.api_key` when the config accepts any key.
@@ -127,6 +129,21 @@ class RunningEmulator:
         """Jump ahead ``kie_seconds`` of KIE time."""
         self.state.advance_time(kie_seconds)
 
+    def set_market_outputs(self, model: str, count: int | None) -> None:
+        """Make Market tasks of ``model`` (``"*"``: every model) yield ``count`` results (``None``: back to
+        the configuration/catalogue). Cleared by :meth:`reset`."""
+        self.state.set_market_outputs(model, count)
+
+    def media_bytes(self, url: str) -> bytes | None:
+        """The bytes the emulator serves at a task media ``url`` (rendered if needed), or ``None`` when it
+        serves nothing there now. Lets tests compare a stored file with what was served."""
+        match = MEDIA_PATH.match(urlsplit(url).path)
+        if match is None:
+            return None
+        ext = media_ext(match["ext"])
+        job = self.state.resolve_media(match["task_id"], match["variant"] or "", ext)
+        return None if job is None else self.state.render_media(job)
+
 
 class EmulatorServer:
     """Uvicorn serving the emulator on a background thread.
@@ -210,6 +227,7 @@ class EmulatorServer:
         if self._socket is not None:
             self._socket.close()
         self._server = self._thread = self._socket = None
+        self.state.media.close()
 
 
 @contextlib.contextmanager

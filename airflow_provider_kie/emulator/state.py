@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 import secrets
 import threading
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 from airflow_provider_kie.emulator.config import EmulatorConfig, Family, SubmissionKind
+from airflow_provider_kie.emulator.dimensions import clip_shape
 from airflow_provider_kie.emulator.errors import (
     MSG_CONCURRENCY,
     MSG_GENERATION_FAILED,
@@ -32,6 +33,7 @@ from airflow_provider_kie.emulator.errors import (
 from airflow_provider_kie.emulator.faults import FaultKind, FaultPlan, FaultRule
 from airflow_provider_kie.emulator.models import (
     CallbackAttempt,
+    CallbackJob,
     DownloadLink,
     EmulatorStats,
     Task,
@@ -41,33 +43,26 @@ from airflow_provider_kie.emulator.models import (
     UploadedFile,
 )
 from airflow_provider_kie.emulator.payloads import callback_payload
+from airflow_provider_kie.emulator.render import MediaExt, MediaRenderer, RenderJob
+from airflow_provider_kie.emulator.state_veo import VeoUpgrades
 from airflow_provider_kie.emulator.validation import (
     AlephGenerateRequest,
     JobsCreateTaskRequest,
     RunwayExtendRequest,
     RunwayGenerateRequest,
 )
+from airflow_provider_kie.emulator.validation_veo import VeoExtendRequest, VeoGenerateRequest
 
 #: failCode of tasks KIE refuses to run (moderation, concurrency cap); KIE's failure callbacks use 400 for
 #: these.
 REFUSED_FAIL_CODE = 400
+#: Seconds a Veo extension adds. KIE's extend page does not say; 8 s (a default Veo clip) is assumed.
+VEO_EXTENSION_S = 8
+#: Characters kept from a model name in a Market task id.
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
 
 
-@dataclass(order=True)
-class CallbackJob:
-    """A callback waiting to be POSTed; ordered by due time on the emulator clock."""
-
-    due_at: float
-    seq: int
-    task_id: str = field(compare=False)
-    url: str = field(compare=False)
-    payload: dict[str, Any] = field(compare=False)
-    attempt: int = field(compare=False, default=1)
-    #: Account generation the job belongs to; attempts finishing after a reset are not logged.
-    epoch: int = field(compare=False, default=0)
-
-
-class EmulatorState:
+class EmulatorState(VeoUpgrades):
     """The single emulated account.
 
     Args:
@@ -89,6 +84,9 @@ class EmulatorState:
         self._lock = threading.RLock()
         self._epoch = 0
         self.faults = FaultPlan(config.faults, seed=config.seed)
+        #: Renders and caches each task's media (see :mod:`.render`); survives resets, closed at shutdown.
+        self.media = MediaRenderer()
+        self._last_stamp = 0  # of Market task ids
         self._init_account()
 
     def _init_account(self) -> None:
@@ -117,6 +115,10 @@ class EmulatorState:
         self._callbacks_attempted = 0
         self._callbacks_delivered = 0
         self._callbacks_failed = 0
+        self._market_outputs: dict[str, int] = {}
+        # Veo upgrades not yet settled: (ready_at, seq, task id, variant).
+        self._pending_upgrades: list[tuple[float, int, str, str]] = []
+        self._upgrade_counts: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ time
 
@@ -240,6 +242,7 @@ class EmulatorState:
             quality=request.quality,
             aspect_ratio=request.aspect_ratio,
             image_url=request.image_url,
+            shape=clip_shape(request.aspect_ratio, request.quality, request.duration),
         )
         return self.submit(spec, base_url=base_url, endpoint=endpoint)
 
@@ -266,19 +269,70 @@ class EmulatorState:
             quality="720p",
             aspect_ratio=request.aspect_ratio,
             params=request.params,
+            shape=clip_shape(request.aspect_ratio, "720p", 5),
         )
         return self.submit(spec, base_url=base_url, endpoint=endpoint)
 
     def submit_jobs(self, request: JobsCreateTaskRequest, *, base_url: str, endpoint: str) -> Task:
-        """Accept a valid Market (jobs) request for any model; it is priced by its model name."""
+        """Accept a valid Market (jobs) request for any model; it is priced by its model name (a ``costs``
+        entry, else its catalogue price, else the ``"*"`` default)."""
+        with self._lock:
+            override = self._market_outputs
+            outputs = override.get(request.model, override.get("*"))
+            if outputs is None:
+                outputs = self.config.outputs_for(request.model, request.outputs)
         spec = TaskSpec(
             SubmissionKind.JOBS,
             request.prompt,
             request.callback_url,
             params=request.params,
             model=request.model,
+            shape=request.shape,
+            outputs=outputs,
+            media=request.media,
+            listed_cost=request.credits,
         )
         return self.submit(spec, base_url=base_url, endpoint=endpoint)
+
+    def submit_veo(self, request: VeoGenerateRequest, *, base_url: str, endpoint: str) -> Task:
+        """Accept a valid Veo 3.1 generate request, priced by model and resolution."""
+        spec = TaskSpec(
+            SubmissionKind.VEO,
+            request.prompt,
+            request.callback_url,
+            duration=request.duration,
+            aspect_ratio=request.aspect_ratio,
+            image_url=request.image_urls[0] if request.image_urls else "",
+            params=request.params,
+            model=request.model,
+            resolution=request.resolution,
+            shape=clip_shape(request.aspect_ratio, request.resolution, request.duration),
+        )
+        return self.submit(spec, base_url=base_url, endpoint=endpoint)
+
+    def submit_veo_extend(self, request: VeoExtendRequest, *, base_url: str, endpoint: str) -> Task:
+        """Accept an extension of a succeeded Veo task; it keeps the parent's ratio and resolution."""
+        spec = TaskSpec(
+            SubmissionKind.VEO_EXTEND,
+            request.prompt,
+            request.callback_url,
+            duration=VEO_EXTENSION_S,
+            params=request.params,
+            model=request.model,
+            parent_task_id=request.task_id,
+        )
+        return self.submit(spec, base_url=base_url, endpoint=endpoint)
+
+    def set_market_outputs(self, model: str, count: int | None) -> None:
+        """Make Market tasks of ``model`` (``"*"``: every model) yield ``count`` results from now on;
+        ``None`` removes the override (back to ``market_outputs``/the catalogue). Cleared by a reset."""
+        if count is not None and count < 1:
+            raise ValueError("count must be >= 1")
+        with self._lock:
+            if count is None:
+                self._market_outputs.pop(model, None)
+            else:
+                self._market_outputs[model] = count
 
     def submit(self, spec: TaskSpec, *, base_url: str, endpoint: str) -> Task:
         """The one submit path: check the parent (extensions), charge, decide the task's fate (concurrency
@@ -293,9 +347,8 @@ class EmulatorState:
             now = self.now()
             self._settle(now)
             if spec.parent_task_id:
-                parent = self._extendable_parent(spec.parent_task_id, now)
-                spec = replace(spec, aspect_ratio=parent.spec.aspect_ratio)
-            cost = config.cost_of(spec.kind, spec.duration, spec.price_tier)
+                spec = self._extension_spec(spec, self._extendable_parent(spec, now))
+            cost = config.cost_of(spec.kind, spec.price_duration, spec.price_tier, listed=spec.listed_cost)
             if self._balance < cost:
                 raise KieRefusal(402, MSG_INSUFFICIENT_CREDITS)
             timeline = config.timeline_for(spec.kind)
@@ -318,7 +371,7 @@ class EmulatorState:
                     else:
                         fail_code, fail_msg = rule.fail_code, rule.fail_msg or MSG_GENERATION_FAILED
             task = Task(
-                task_id=str(uuid.uuid4()),
+                task_id=self._new_task_id(spec),
                 spec=spec,
                 created_at=now,
                 wait_until=wait_until,
@@ -330,7 +383,9 @@ class EmulatorState:
                 cost=cost,
                 base_url=config.public_base_url or base_url.rstrip("/"),
                 video_id=str(uuid.uuid4()),
-                media_expires_at=done_at + config.scaled(config.media_retention_s) if succeeds else None,
+                media_expires_at=(
+                    done_at + config.scaled(config.retention_for(spec.kind)) if succeeds else None
+                ),
             )
             self._balance -= cost
             self._charged += cost
@@ -343,10 +398,42 @@ class EmulatorState:
             self._settle(now)
             return task
 
-    def _extendable_parent(self, task_id: str, now: float) -> Task:
-        """The Runway task ``task_id`` if it can be extended at ``now``; else KIE's 422."""
+    def _new_task_id(self, spec: TaskSpec) -> str:
+        """A task id in the family's documented shape: Runway/Aleph UUIDs, Market ``task_<model
+        prefix>_<epoch ms>`` (KIE's examples: ``task_kling-2.6_1765182425861``), Veo ``veo_task_<hex>``."""
+        if spec.kind is SubmissionKind.JOBS:
+            prefix = _ID_UNSAFE.sub("-", spec.model.split("/", 1)[0]) or "model"
+            # Strictly increasing over the state's whole life (resets included): ids stay unique, and so do
+            # the rendered files cached under them.
+            self._last_stamp = max(int(self.now() * 1000), self._last_stamp + 1)
+            return f"task_{prefix}_{self._last_stamp}"
+        if spec.kind.family == "veo":
+            return f"veo_task_{uuid.uuid4().hex[:16]}"
+        return str(uuid.uuid4())
+
+    def _extension_spec(self, spec: TaskSpec, parent: Task) -> TaskSpec:
+        """An extension's spec completed from its parent: Runway keeps the ratio (its own quality and 5 s);
+        Veo keeps ratio and resolution, and its whole video grows by the extension."""
+        if spec.kind is SubmissionKind.VEO_EXTEND:
+            whole = parent.spec.full_duration_s or parent.spec.shape.duration_s
+            return replace(
+                spec,
+                aspect_ratio=parent.spec.aspect_ratio,
+                resolution=parent.spec.resolution,
+                shape=replace(parent.spec.shape, duration_s=float(spec.duration)),
+                full_duration_s=whole + spec.duration,
+            )
+        return replace(
+            spec,
+            aspect_ratio=parent.spec.aspect_ratio,
+            shape=clip_shape(parent.spec.aspect_ratio, spec.quality, spec.duration),
+        )
+
+    def _extendable_parent(self, spec: TaskSpec, now: float) -> Task:
+        """The parent of extension ``spec`` if it can be extended at ``now``; else KIE's 422."""
+        task_id = spec.parent_task_id
         parent = self._tasks.get(task_id)
-        if parent is None or not parent.is_runway:
+        if parent is None or parent.spec.kind.family != spec.kind.family:
             raise validation_error(f"taskId {task_id!r} not found: {MSG_RECORD_NULL}")
         parent_phase = parent.state_at(now)
         if parent_phase is not TaskPhase.SUCCESS:
@@ -355,12 +442,18 @@ class EmulatorState:
             )
         if parent.media_expired(now):
             raise validation_error("taskId: the video has expired and can no longer be extended")
+        if spec.kind is SubmissionKind.VEO_EXTEND and (
+            parent.spec.resolution not in ("", "720p") or "1080p" in parent.upgrades
+        ):
+            # KIE's extend page: "videos after 1080P generation cannot be extended".
+            raise validation_error("taskId: a video generated or upgraded to 1080P/4K cannot be extended")
         return parent
 
     def _settle(self, now: float) -> None:
         """Do the bookkeeping of every task that turned terminal by ``now``: free its concurrency slot, refund
-        it if it failed, queue its callback. Called (under the lock) before every read or write of the
-        account."""
+        it if it failed, queue its callback; the same for Veo upgrades. Called (under the lock) before every
+        read or write of the account."""
+        self._settle_upgrades(now)
         while self._pending and self._pending[0][0] <= now:
             _, _, task_id = heapq.heappop(self._pending)
             task = self._tasks.get(task_id)
@@ -421,6 +514,10 @@ class EmulatorState:
     def _snapshot(task: Task, now: float) -> TaskSnapshot:
         spec = task.spec
         return TaskSnapshot(
+            result_urls=tuple(task.result_urls()),
+            width=spec.shape.width,
+            height=spec.shape.height,
+            clip_seconds=spec.shape.duration_s,
             task_id=task.task_id,
             kind=spec.kind.value,
             state=task.state_at(now).value,
@@ -469,18 +566,45 @@ class EmulatorState:
                 tasks_by_state=dict(by_state),
                 uploads=self._upload_count,
                 download_links=self._link_count,
+                upgrades=dict(self._upgrade_counts),
             )
 
     # ------------------------------------------------------------------ media and links
 
-    def servable_task_media(self, task_id: str) -> bool:
-        """Whether ``/media/<task_id>.*`` may be served: the task succeeded and its media has not expired."""
+    def resolve_media(self, task_id: str, variant: str, ext: MediaExt) -> RenderJob | None:
+        """What ``/media/<task_id>[/<variant>].<ext>`` serves now, or ``None`` (404): the task must have
+        succeeded, its media must not have expired, and the variant must exist (a Veo upgrade once ready)."""
         with self._lock:
             now = self.now()
+            self._settle(now)
             task = self._tasks.get(task_id)
-            return (
-                task is not None and task.state_at(now) is TaskPhase.SUCCESS and not task.media_expired(now)
-            )
+            if task is None or task.state_at(now) is not TaskPhase.SUCCESS or task.media_expired(now):
+                return None
+            upgrade = task.upgrades.get(variant)
+            if upgrade is not None and (now < upgrade.ready_at or not upgrade.succeeds):
+                return None
+            shape = task.variant_shape(variant)
+            if shape is None:
+                return None
+            return RenderJob(task_id, variant, ext, shape, task.spec.prompt)
+
+    def media_url_status(self, task_id: str, variant: str, ext: MediaExt, url: str) -> str:
+        """``live`` when ``url`` (scheme, host, path) is a file this task produced and it is servable now,
+        ``gone`` when it was produced but is not (or no longer) available, ``foreign`` otherwise."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None or task.variant_shape(variant) is None or task.media_url(variant, ext) != url:
+                return "foreign"
+        return "live" if self.resolve_media(task_id, variant, ext) is not None else "gone"
+
+    def render_media(self, job: RenderJob) -> bytes:
+        """The bytes of ``job`` as the configured renderer makes them (blocking; routes use the async
+        form)."""
+        return self.media.render(job, self.config.media_renderer)
+
+    async def render_media_async(self, job: RenderJob) -> bytes:
+        """:meth:`render_media` on a worker thread."""
+        return await self.media.render_async(job, self.config.media_renderer)
 
     def create_download_link(self, target_path: str, base_url: str) -> str:
         """Mint a direct link to ``target_path`` (a media path checked by the caller) valid for the link
@@ -543,6 +667,7 @@ class EmulatorState:
         with self._lock:
             candidates = [job.due_at for job in self._callback_queue[:1]]
             candidates += [entry[0] for entry in self._pending[:1]]
+            candidates += [entry[0] for entry in self._pending_upgrades[:1]]
             if not candidates:
                 return None
             return max(0.0, min(candidates) - self.now())

@@ -3,17 +3,21 @@
 The emulator must refuse what KIE refuses, or a client that forgets a rule would pass its tests here and fail
 in production. Each refusal is a :class:`KieRefusal` with body code 422 and a message that starts with the
 field name. Unknown fields are ignored, as KIE ignores them (seed documents show extra ``model``/``seed``
-fields).
+fields). The Market catalogue's per-model rules live in :mod:`.market_catalogue`, Veo's in
+:mod:`.validation_veo`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
+from airflow_provider_kie.emulator.dimensions import ClipShape, clip_shape
 from airflow_provider_kie.emulator.errors import KieRefusal, validation_error
+from airflow_provider_kie.emulator.market_catalogue import catalogue_model
+from airflow_provider_kie.emulator.market_rules import as_number
+from airflow_provider_kie.emulator.urlcheck import is_http_url
 
 MAX_PROMPT_CHARS = 1800
 RUNWAY_DURATIONS = (5, 10)
@@ -65,7 +69,11 @@ class AlephGenerateRequest:
 
 @dataclass(frozen=True)
 class JobsCreateTaskRequest:
-    """A valid ``POST /api/v1/jobs/createTask`` body (``input`` is the model's business, passed through)."""
+    """A valid ``POST /api/v1/jobs/createTask`` body.
+
+    A catalogue model's ``input`` was checked against its KIE page (:mod:`.market_catalogue`); any other
+    model's ``input`` is passed through, as KIE's long tail of models would take it.
+    """
 
     model: str
     input: dict[str, Any]
@@ -74,6 +82,14 @@ class JobsCreateTaskRequest:
     prompt: str
     #: The request as sent, echoed back (as a JSON string) in ``param``.
     params: dict[str, Any]
+    #: The produced clip (size from the requested ratio and resolution, length from the duration).
+    shape: ClipShape = field(default_factory=lambda: clip_shape(None, None, 5))
+    #: Credits from the model's price (catalogue models); ``None`` = the configured default.
+    credits: int | None = None
+    #: Results one task yields (``resultUrls`` length) before any configured override.
+    outputs: int = 1
+    #: Whether the results are videos (MP4) or images (PNG).
+    media: Literal["video", "image"] = "video"
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -85,15 +101,6 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise KieRefusal(400, "Request body must be a JSON object")
     return body
-
-
-def is_http_url(value: str) -> bool:
-    """Whether ``value`` is an absolute http(s) URL with a host."""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def _present(body: dict[str, Any], name: str) -> bool:
@@ -238,9 +245,11 @@ def parse_aleph_generate(body: dict[str, Any]) -> AlephGenerateRequest:
 
 
 def parse_jobs_create_task(body: dict[str, Any]) -> JobsCreateTaskRequest:
-    """Apply KIE's rules for ``jobs/createTask``: a model name, an ``input`` object, an optional callback."""
+    """Apply KIE's rules for ``jobs/createTask``: a model name, an ``input`` object, an optional callback;
+    for a catalogue model, its page's ``input`` rules too (required fields, enums, ranges)."""
     model = _string(body, "model", required=True)
     assert model is not None
+    model = model.strip()
     if not _present(body, "input"):
         raise validation_error("input is required")
     if not isinstance(body["input"], dict):
@@ -249,10 +258,45 @@ def parse_jobs_create_task(body: dict[str, Any]) -> JobsCreateTaskRequest:
     callback_url = _url(body, "callBackUrl", required=False)
     prompt = model_input.get("prompt")
     params = {name: body[name] for name in ("model", "callBackUrl", "input") if _present(body, name)}
+    common: dict[str, Any] = {
+        "model": model,
+        "input": model_input,
+        "callback_url": callback_url,
+        "prompt": prompt if isinstance(prompt, str) else "",
+        "params": params,
+    }
+    documented = catalogue_model(model)
+    if documented is None:
+        # The long tail: no rules to apply, but the clip still follows the usual field names when present.
+        return JobsCreateTaskRequest(
+            **common,
+            shape=long_tail_shape(model_input),
+            media="video" if "video" in model.lower() else "image",
+        )
+    resolved = documented.validate(model_input)
     return JobsCreateTaskRequest(
-        model=model.strip(),
-        input=model_input,
-        callback_url=callback_url,
-        prompt=prompt if isinstance(prompt, str) else "",
-        params=params,
+        **common,
+        shape=documented.shape(resolved),
+        credits=documented.credits(resolved),
+        outputs=documented.outputs,
+        media=documented.media,
+    )
+
+
+def long_tail_shape(model_input: dict[str, Any]) -> ClipShape:
+    """The clip of a model the emulator does not know, from the field names most Market pages use."""
+
+    def first(*names: str) -> Any:
+        for name in names:
+            value = model_input.get(name)
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                return value
+        return None
+
+    ratio = first("aspect_ratio", "aspectRatio", "ratio")
+    resolution = first("resolution", "quality")
+    duration = as_number(first("duration", "n_frames"))
+    seconds = float(duration) if isinstance(duration, (int, float)) and 0 < duration <= 60 else 5.0
+    return clip_shape(
+        None if ratio is None else str(ratio), None if resolution is None else str(resolution), seconds
     )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -121,6 +124,56 @@ class Kie:
 def kie(api: httpx.Client) -> Kie:
     """KIE request helpers bound to ``api``."""
     return Kie(api)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ffprobe says of a media file."""
+
+    codec: str
+    width: int
+    height: int
+    #: Container duration in seconds (0 for still images).
+    duration: float
+    tags: dict[str, str]
+
+
+def ffprobe(data: bytes, directory: Path) -> Probe:
+    """Probe ``data`` (written to a file in ``directory``) with the real ffprobe."""
+    target = directory / f"probe-{uuid.uuid4().hex}"
+    target.write_bytes(data)
+    result = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width,height:format=duration:format_tags",
+            "-of",
+            "json",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    found = json.loads(result.stdout)
+    stream = found["streams"][0]
+    duration = found.get("format", {}).get("duration")
+    return Probe(
+        codec=stream["codec_name"],
+        width=int(stream["width"]),
+        height=int(stream["height"]),
+        duration=float(duration) if duration not in (None, "N/A") else 0.0,
+        tags=dict(found.get("format", {}).get("tags", {})),
+    )
+
+
+@pytest.fixture
+def probe(tmp_path: Path) -> Callable[[bytes], Probe]:
+    """:func:`ffprobe` bound to the test's temporary directory."""
+    return lambda data: ffprobe(data, tmp_path)
 
 
 @dataclass

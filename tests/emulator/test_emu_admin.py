@@ -73,6 +73,8 @@ def test_config_and_callbacks_views(admin: httpx.Client, emu: RunningEmulator) -
     assert config["api_keys"] == "<1 key(s)>" and config["webhook_hmac_key"] == "<set>"
     assert "secret-1" not in str(config) and "hmac-secret" not in str(config)
     assert config["concurrency_cap"] == 10 and config["rate_limit"] == 20
+    assert config["media_renderer"] == "ffmpeg" and config["market_outputs"] == {}
+    assert config["veo_timeline"] == {"wait_s": 5.0, "queueing_s": 10.0, "generating_s": 105.0}
     assert admin.get("/_emulator/callbacks").json() == []
     assert admin.get("/_emulator/health").json() == {"status": "ok"}
     assert admin.get("/_emulator/docs").status_code == 200

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from airflow_provider_kie.emulator import DEFAULT_PORT, FaultRule
 from airflow_provider_kie.emulator.__main__ import build_parser, config_from_args
@@ -44,6 +45,25 @@ def test_defaults_and_arguments() -> None:
     assert config.time_scale == 0.01 and config.initial_credits == 50 and config.seed == 3
     assert config.api_keys == frozenset({"k1", "k2"}) and config.webhook_hmac_key == "w"
     assert config.concurrency_cap == 4 and config.callback_allowed_hosts is None
+    assert config.media_renderer == "ffmpeg" and config.market_outputs == {}
+
+
+def test_media_and_market_output_arguments() -> None:
+    args = build_parser().parse_args(
+        [
+            "--media-renderer",
+            "sample",
+            "--market-outputs",
+            "kling-2.6/text-to-video=3",
+            "--market-outputs",
+            "*=2",
+        ]
+    )
+    config = config_from_args(args)
+    assert config.media_renderer == "sample"
+    assert config.market_outputs == {"kling-2.6/text-to-video": 3, "*": 2}
+    with pytest.raises(SystemExit):
+        config_from_args(build_parser().parse_args(["--market-outputs", "kling=0"]))
 
 
 def test_cli_serves_and_prints_its_urls() -> None:

@@ -64,11 +64,19 @@ def test_jobs_lifecycle_and_record_shape(api: httpx.Client, emu: RunningEmulator
     assert api.get(url).headers["content-type"] == "video/mp4"
 
 
-def test_image_models_produce_the_png(api: httpx.Client, emu: RunningEmulator, wait: Any) -> None:
-    task_id = _create(api, model="grok-imagine/text-to-image").json()["data"]["taskId"]
+def test_image_models_produce_pngs(api: httpx.Client, emu: RunningEmulator, wait: Any) -> None:
+    task_id = _create(api, model="some-vendor/text-to-image").json()["data"]["taskId"]
     done = wait(lambda: (r := _record(api, task_id))["state"] == "success" and r)
     (url,) = json.loads(done["resultJson"])["resultUrls"]
     assert url.endswith(".png") and api.get(url).headers["content-type"] == "image/png"
+    # Grok Imagine's text-to-image is documented with 6 images per task: 6 distinct PNGs.
+    grok = _create(api, model="grok-imagine/text-to-image").json()["data"]["taskId"]
+    urls = json.loads(wait(lambda: (r := _record(api, grok))["state"] == "success" and r)["resultJson"])[
+        "resultUrls"
+    ]
+    assert len(urls) == 6 and all(u.endswith(".png") for u in urls)
+    bodies = {api.get(u).content for u in urls}
+    assert len(bodies) == 6 and all(b.startswith(b"\x89PNG") for b in bodies)
 
 
 def test_jobs_failures_costs_and_namespaces(
@@ -81,7 +89,8 @@ def test_jobs_failures_costs_and_namespaces(
     emu.set_faults(FaultRule("task_fail", endpoint=CREATE, fail_code=501, fail_msg="nope"))
     failed = _create(api).json()["data"]["taskId"]
     record = wait(lambda: (r := _record(api, failed))["state"] == "fail" and r)
-    assert record["failCode"] == 501 and record["failMsg"] == "nope" and record["resultJson"] == ""
+    # A string here: the Market's get-task-detail page types failCode as one (Runway's show numbers).
+    assert record["failCode"] == "501" and record["failMsg"] == "nope" and record["resultJson"] == ""
     assert api.get(RECORD, params={"taskId": kie.generate_id()}).json()["msg"] == "recordInfo is null"
     assert kie.api.get("/api/v1/runway/record-detail", params={"taskId": failed}).json()["code"] == 422
 

@@ -1,4 +1,7 @@
-"""Produced media, synthetic bodies, expiry, and download links."""
+"""Produced media (served like a CDN: HEAD, ranges, expiry), synthetic bodies, and download links.
+
+What each clip looks like (frame size, duration, distinct bytes) is checked in ``test_emu_render.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import httpx
 import pytest
 
 from airflow_provider_kie.emulator.media import cover_image, sample_video
+from airflow_provider_kie.emulator.render import embedded_task_id
 from airflow_provider_kie.emulator.server import RunningEmulator
 
 FOURTEEN_DAYS = 14 * 24 * 3600
@@ -17,25 +21,34 @@ FOURTEEN_DAYS = 14 * 24 * 3600
 
 @pytest.fixture
 def clip(kie: Any) -> dict[str, Any]:
-    """A succeeded Runway task's videoInfo."""
+    """A succeeded Runway task's videoInfo (a 5 s 720p 16:9 clip)."""
     record = kie.wait_runway(kie.generate_id())
     assert record["state"] == "success"
     return dict(record["videoInfo"])
 
 
-def test_video_and_cover_are_the_packaged_assets(api: httpx.Client, clip: dict[str, Any]) -> None:
+@pytest.fixture
+def clip_bytes(api: httpx.Client, clip: dict[str, Any]) -> bytes:
+    """The bytes served for ``clip``'s video (rendered on this first download)."""
+    return api.get(clip["videoUrl"]).content
+
+
+def test_video_and_cover_are_the_tasks_own_files(api: httpx.Client, clip: dict[str, Any]) -> None:
     video = api.get(clip["videoUrl"])
     assert video.status_code == 200
     assert video.headers["content-type"] == "video/mp4"
-    assert int(video.headers["content-length"]) == len(video.content) == len(sample_video())
-    assert video.content == sample_video() and video.content[4:8] == b"ftyp"
+    assert int(video.headers["content-length"]) == len(video.content)
+    assert video.content[4:8] == b"ftyp" and embedded_task_id(video.content) == clip["taskId"]
+    assert video.content != sample_video() and len(video.content) < 100_000
     assert video.headers["accept-ranges"] == "bytes" and video.headers["etag"]
+    assert api.get(clip["videoUrl"]).content == video.content  # rendered once, then served from the cache
     cover = api.get(clip["imageUrl"])
     assert cover.headers["content-type"] == "image/png"
-    assert cover.content == cover_image() and cover.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert cover.content.startswith(b"\x89PNG\r\n\x1a\n") and cover.content != cover_image()
 
 
 def test_assets_are_small() -> None:
+    """The shipped sample and cover (served without ffmpeg) stay small."""
     assert len(sample_video()) + len(cover_image()) < 200_000
 
 
@@ -57,13 +70,13 @@ def test_served_video_is_a_valid_h264_mp4(api: httpx.Client, clip: dict[str, Any
         text=True,
         check=True,
     )
-    assert probe.stdout.strip() == "h264,320,180"
+    assert probe.stdout.strip() == "h264,1280,720"
 
 
 def test_head_gives_headers_without_body(api: httpx.Client, clip: dict[str, Any]) -> None:
-    head = api.head(clip["videoUrl"])
+    head = api.head(clip["videoUrl"])  # a HEAD first: the clip is rendered to know its length
     assert head.status_code == 200 and head.content == b""
-    assert int(head.headers["content-length"]) == len(sample_video())
+    assert int(head.headers["content-length"]) == len(api.get(clip["videoUrl"]).content)
     assert head.headers["content-type"] == "video/mp4"
     ranged = api.head(clip["videoUrl"], headers={"Range": "bytes=0-9"})
     assert ranged.status_code == 206 and ranged.headers["content-length"] == "10"
@@ -74,9 +87,9 @@ def test_head_gives_headers_without_body(api: httpx.Client, clip: dict[str, Any]
     [("bytes=0-99", 0, 99), ("bytes=100-", 100, None), ("bytes=-10", -10, None), ("bytes=5-999999", 5, None)],
 )
 def test_range_requests(
-    api: httpx.Client, clip: dict[str, Any], header: str, start: int, end: int | None
+    api: httpx.Client, clip: dict[str, Any], clip_bytes: bytes, header: str, start: int, end: int | None
 ) -> None:
-    data = sample_video()
+    data = clip_bytes
     size = len(data)
     response = api.get(clip["videoUrl"], headers={"Range": header})
     assert response.status_code == 206
@@ -87,8 +100,8 @@ def test_range_requests(
     assert int(response.headers["content-length"]) == len(expected)
 
 
-def test_unsatisfiable_and_ignored_ranges(api: httpx.Client, clip: dict[str, Any]) -> None:
-    size = len(sample_video())
+def test_unsatisfiable_and_ignored_ranges(api: httpx.Client, clip: dict[str, Any], clip_bytes: bytes) -> None:
+    size = len(clip_bytes)
     past_end = api.get(clip["videoUrl"], headers={"Range": f"bytes={size}-"})
     assert past_end.status_code == 416 and past_end.headers["content-range"] == f"bytes */{size}"
     multi = api.get(clip["videoUrl"], headers={"Range": "bytes=0-1,5-6"})
@@ -164,7 +177,7 @@ def test_download_url_returns_a_working_link_that_expires(
     link = answer["data"]
     assert link != video_url and link.endswith(".mp4")
     fetched = api.get(link)
-    assert fetched.status_code == 200 and fetched.content == sample_video()
+    assert fetched.status_code == 200 and fetched.content == api.get(video_url).content
     assert api.get(link, headers={"Range": "bytes=0-3"}).status_code == 206
     emu.advance_time(20 * 60 - 1)
     assert api.get(link).status_code == 200

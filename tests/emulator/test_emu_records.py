@@ -1,4 +1,4 @@
-"""The three record endpoints share one route (``envelopes.add_record_route``): each must keep its URL, its
+"""The four record endpoints share one route (``envelopes.add_record_route``): each must keep its URL, its
 OpenAPI operation id and KIE's exact answers, for its own tasks and for ids it does not know."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from airflow_provider_kie.emulator.server import RunningEmulator
 RUNWAY = "/api/v1/runway/record-detail"
 ALEPH = "/api/v1/aleph/record-info"
 JOBS = "/api/v1/jobs/recordInfo"
+VEO = "/api/v1/veo/record-info"
 
 #: The keys of each family's record ``data``, as KIE documents them.
 RECORD_KEYS = {
@@ -46,9 +47,21 @@ RECORD_KEYS = {
         "resultJson",
         "failCode",
         "failMsg",
+        "costTime",
         "completeTime",
         "createTime",
         "updateTime",
+    },
+    VEO: {
+        "taskId",
+        "paramJson",
+        "completeTime",
+        "response",
+        "successFlag",
+        "errorCode",
+        "errorMessage",
+        "createTime",
+        "fallbackFlag",
     },
 }
 #: The operation ids the routes had when each was written by hand (clients generated from the OpenAPI
@@ -57,6 +70,7 @@ OPERATION_IDS = {
     RUNWAY: "record_detail_api_v1_runway_record_detail_get",
     ALEPH: "record_info_api_v1_aleph_record_info_get",
     JOBS: "record_info_api_v1_jobs_recordInfo_get",
+    VEO: "record_info_api_v1_veo_record_info_get",
 }
 RECORD_PATHS = tuple(RECORD_KEYS)
 
@@ -74,10 +88,15 @@ def _submit_jobs(api: httpx.Client) -> httpx.Response:
     return api.post("/api/v1/jobs/createTask", json={"model": "kling/v2-video", "input": {"prompt": "p"}})
 
 
+def _submit_veo(api: httpx.Client) -> httpx.Response:
+    return api.post("/api/v1/veo/generate", json={"prompt": "a dog in a park"})
+
+
 SUBMIT: dict[str, Callable[[httpx.Client], httpx.Response]] = {
     RUNWAY: _submit_runway,
     ALEPH: _submit_aleph,
     JOBS: _submit_jobs,
+    VEO: _submit_veo,
 }
 
 

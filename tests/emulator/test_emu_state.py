@@ -22,6 +22,7 @@ from airflow_provider_kie.emulator.validation import (
     parse_runway_extend,
     parse_runway_generate,
 )
+from airflow_provider_kie.emulator.validation_veo import parse_veo_extend, parse_veo_generate
 
 
 class FakeClock:
@@ -243,6 +244,12 @@ def _submit_family(state: EmulatorState, family: str, parent: str = "") -> str:
     elif family == "aleph":
         body = {"prompt": "p", "videoUrl": "https://e.com/v.mp4", "aspectRatio": "21:9"}
         task = state.submit_aleph(parse_aleph_generate(body), base_url="http://emu", endpoint="/a")
+    elif family == "veo":
+        body = {"prompt": "p", "aspectRatio": "9:16", "resolution": "1080p"}
+        task = state.submit_veo(parse_veo_generate(body), base_url="http://emu", endpoint="/v")
+    elif family == "veo_extend":
+        body = {"taskId": parent, "prompt": "p", "model": "lite"}
+        task = state.submit_veo_extend(parse_veo_extend(body), base_url="http://emu", endpoint="/ve")
     else:
         body = {"model": "kling/v2-video", "input": {"prompt": "p"}}
         task = state.submit_jobs(parse_jobs_create_task(body), base_url="http://emu", endpoint="/j")
@@ -256,6 +263,8 @@ def _submit_family(state: EmulatorState, family: str, parent: str = "") -> str:
         ("extend", 30, 5, "1080p", "9:16", ""),  # the parent's ratio
         ("aleph", 60, 5, "720p", "21:9", ""),
         ("jobs", 20, 0, "", None, "kling/v2-video"),  # the model is no quality
+        ("veo", 65, 8, "", "9:16", "veo3_fast"),  # Fast at 1080p
+        ("veo_extend", 30, 8, "", "16:9", "veo3_lite"),  # the parent's ratio, Lite's price
     ],
 )
 def test_every_family_takes_the_one_submit_path(
@@ -266,6 +275,10 @@ def test_every_family_takes_the_one_submit_path(
     if family == "extend":
         parent = _submit_family(state, "generate")
         clock.now += 6
+    elif family == "veo_extend":
+        body = {"prompt": "p"}
+        parent = state.submit_veo(parse_veo_generate(body), base_url="http://emu", endpoint="/v").task_id
+        clock.now += 1_000
     before = state.stats()
     task_id = _submit_family(state, family, parent)
     snapshot = state.snapshot(task_id)

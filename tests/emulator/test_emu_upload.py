@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_kie.emulator.media import cover_image, sample_video
+from airflow_provider_kie.emulator.media import cover_image
 from airflow_provider_kie.emulator.server import RunningEmulator
 
 PNG = cover_image()
@@ -112,15 +112,16 @@ def test_url_upload_of_emulator_urls(
 ) -> None:
     video_url = kie.wait_runway(kie.generate_id())["videoInfo"]["videoUrl"]
     answer = upload.post("/api/file-url-upload", json={"fileUrl": video_url, "uploadPath": "videos"}).json()
-    url = _assert_uploaded(answer, name=None, path="videos", size=len(sample_video()), mime="video/mp4")
-    assert api.get(url).content == sample_video()
+    clip = api.get(video_url).content  # the task's own clip, as the upload host fetched it
+    url = _assert_uploaded(answer, name=None, path="videos", size=len(clip), mime="video/mp4")
+    assert api.get(url).content == clip
     # An uploaded file can be re-uploaded by URL, also under the "localhost" name of the same server.
     localhost_url = url.replace("127.0.0.1", "localhost")
     again = upload.post(
         "/api/file-url-upload",
         json={"fileUrl": localhost_url, "uploadPath": "copies", "fileName": "copy.mp4"},
     ).json()
-    assert again["data"]["fileSize"] == len(sample_video())
+    assert again["data"]["fileSize"] == len(clip)
     synthetic = upload.post(
         "/api/file-url-upload",
         json={"fileUrl": f"{emu.base_url}/media/synthetic/1234.mp4", "uploadPath": "s"},
