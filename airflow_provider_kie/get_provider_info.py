@@ -52,9 +52,21 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [{"integration-name": "KIE", "python-modules": ["airflow_provider_kie.hooks.kie"]}],
         "operators": [
-            {"integration-name": "KIE", "python-modules": ["airflow_provider_kie.operators.runway"]}
+            {
+                "integration-name": "KIE",
+                "python-modules": [
+                    "airflow_provider_kie.operators.runway",
+                    "airflow_provider_kie.operators.market",
+                    "airflow_provider_kie.operators.veo",
+                ],
+            }
         ],
-        "sensors": [{"integration-name": "KIE", "python-modules": ["airflow_provider_kie.sensors.runway"]}],
+        "sensors": [
+            {
+                "integration-name": "KIE",
+                "python-modules": ["airflow_provider_kie.sensors.kie", "airflow_provider_kie.sensors.runway"],
+            }
+        ],
         "triggers": [{"integration-name": "KIE", "python-modules": ["airflow_provider_kie.triggers.runway"]}],
         "extra-links": ["airflow_provider_kie.links.KieVideoLink"],
         "connection-types": [

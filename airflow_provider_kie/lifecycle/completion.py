@@ -75,17 +75,21 @@ def store_clip(
     output: ObjectStoragePath | None,
     name: str | None,
     log: logging.Logger | Any,
+    *,
+    refresh: bool = True,
 ) -> ClipResult:
     """Finish a clip: fail clearly, or re-read it, store its media under ``output`` and describe it.
 
-    ``name`` is the file stem (default: the KIE task id); the video keeps its extension (``.mp4``) and the
-    cover its own (``.png``).
+    ``name`` is the file stem (default: the KIE task id): the first video is ``<stem>.mp4``, any further
+    result of the task ``<stem>-2.mp4``, ``<stem>-3.png``... (each keeps its own extension) and the cover
+    ``<stem>.png``. ``refresh=False`` stores ``record`` as given: its links were just obtained (a Veo
+    upgrade), and a re-read would bring back the un-upgraded ones.
     """
     if record.state is TaskState.FAILED:
         raise KieClipFailedException(record.to_dict())
     client = hook.get_conn()
     # URLs in the trigger event may be minutes old; a fresh read also reports expiry.
-    fresh = client.get_task(record.task_id, TaskKind(record.kind))
+    fresh = client.get_task(record.task_id, TaskKind(record.kind)) if refresh else record
     if fresh.state is TaskState.FAILED:
         raise KieClipFailedException(fresh.to_dict())
     if output is None:
@@ -95,30 +99,35 @@ def store_clip(
         raise KieClipUnavailableException(
             f"KIE task {fresh.task_id} succeeded, but KIE deleted its media (kept 14 days)"
         )
-    if not fresh.video_url:
-        raise KieClipUnavailableException(f"KIE task {fresh.task_id} succeeded but reports no video URL")
+    urls = list(fresh.result_urls) or ([fresh.video_url] if fresh.video_url else [])
+    if not urls:
+        raise KieClipUnavailableException(f"KIE task {fresh.task_id} succeeded but reports no result URL")
     stem = name or fresh.task_id
+    files: list[str] = []
     try:
-        video_path = store_url(
-            fresh.video_url,
-            output / f"{stem}{_suffix(fresh.video_url, '.mp4')}",
-            refresh_url=client.get_download_url,
-        ).path
+        for number, url in enumerate(urls, start=1):
+            target = f"{stem}{'' if number == 1 else f'-{number}'}{_suffix(url, '.mp4')}"
+            files.append(store_url(url, output / target, refresh_url=client.get_download_url).path)
         cover_path = None
         if fresh.cover_url:
+            cover_name = f"{stem}{_suffix(fresh.cover_url, '.png')}"
+            if any(posixpath.basename(path) == cover_name for path in files):
+                cover_name = f"{stem}-cover{_suffix(fresh.cover_url, '.png')}"  # a result is an image too
             cover_path = store_url(
-                fresh.cover_url,
-                output / f"{stem}{_suffix(fresh.cover_url, '.png')}",
-                refresh_url=client.get_download_url,
+                fresh.cover_url, output / cover_name, refresh_url=client.get_download_url
             ).path
+            files.append(cover_path)
     except KieStorageError as exc:
         # Retryable: the next try reconnects to this succeeded task and stores it from fresh links.
         raise KieClipUnavailableException(f"KIE task {fresh.task_id} succeeded, but {exc}") from exc
-    log.info("KIE task %s stored: video %s, cover %s", fresh.task_id, video_path, cover_path)
-    return clip_result(fresh, video_path, cover_path)
+    extra = f" (+{len(urls) - 1} more result files)" if len(urls) > 1 else ""
+    log.info("KIE task %s stored: video %s%s, cover %s", fresh.task_id, files[0], extra, cover_path)
+    return clip_result(fresh, files[0], cover_path, files)
 
 
-def finish_clip(context: Context, task: Any, hook: KieHook, record: TaskRecord) -> ClipResult:
+def finish_clip(
+    context: Context, task: Any, hook: KieHook, record: TaskRecord, *, refresh: bool = True
+) -> ClipResult:
     """Store a finished clip for ``task`` (an operator or sensor with ``output_dir``/``output_name``).
 
     Also pushes the video link for :class:`~airflow_provider_kie.links.KieVideoLink` and tells the task's
@@ -126,7 +135,9 @@ def finish_clip(context: Context, task: Any, hook: KieHook, record: TaskRecord) 
     """
     from airflow_provider_kie.links import KieVideoLink
 
-    result = store_clip(hook, record, resolve_output(task.output_dir), task.output_name, task.log)
+    result = store_clip(
+        hook, record, resolve_output(task.output_dir), task.output_name, task.log, refresh=refresh
+    )
     if result["video_url"]:
         context["ti"].xcom_push(key=KieVideoLink().xcom_key, value=result["video_url"])
     add_asset_extra(context, list(task.outlets or []), result)
@@ -148,5 +159,7 @@ def add_asset_extra(context: Context, outlets: list[Any], result: ClipResult) ->
                     "video_path": result["video_path"],
                     "cover_path": result["cover_path"],
                     "video_url": result["video_url"],
+                    "files": list[Any](result["files"]),
+                    "model": result["model"],
                 }
             )

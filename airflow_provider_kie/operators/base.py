@@ -10,7 +10,8 @@ Read :meth:`KieGenerationOperator.execute` and :meth:`KieGenerationOperator._run
                (429, 455, its concurrency cap) waits out a backoff and submits again;
 4. remember  - the task id goes to ``task_state_store`` and XCom before any wait;
 5. wait      - in the triggerer (deferrable: no worker slot held) or by polling in the worker;
-6. complete  - re-read the record, store the media, return a typed result.
+6. complete  - re-read the record (a family may first upgrade its media: Veo's 1080p/4K), store every
+               result file, return a typed result.
 
 A family is data: subclasses set ``family`` and say how their parameters map onto its request fields
 (:meth:`~KieGenerationOperator.request_fields`); none overrides a step. In blocking mode steps 3-6 are one
@@ -32,6 +33,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_kie._compat import AirflowException, AirflowFailException, conf
 from airflow_provider_kie.client import (
     KieBusyError,
+    KieClient,
     KieError,
     KieRequest,
     KieSubmitOutcomeUnknownError,
@@ -68,7 +70,8 @@ Result = ClipResult | SubmittedResult
 class KieGenerationOperator(BaseOperator):
     """Base of the KIE video operators: submit one clip, wait for it, store it.
 
-    :param prompt: what the clip shows (templated).
+    :param prompt: what the clip shows (templated); families whose prompt sits in another field (a market
+        job's ``input``) or that take none (an upscale) leave it ``None``.
     :param kie_conn_id: the ``kie`` connection.
     :param output_dir: where to store the MP4 and its cover: a directory as a path string or
         ObjectStoragePath (``s3://bucket/videos/{{ ds }}``), templated. ``None`` stores nothing. (Not named
@@ -110,7 +113,7 @@ class KieGenerationOperator(BaseOperator):
     def __init__(
         self,
         *,
-        prompt: str,
+        prompt: str | None = None,
         kie_conn_id: str = KieHook.default_conn_name,
         output_dir: str | ObjectStoragePath | None = None,
         output_name: str | None = None,
@@ -215,6 +218,9 @@ class KieGenerationOperator(BaseOperator):
                     first_poll_after = self._first_poll_after_submit()
                 finished = self._wait(task_id, first_poll_after, load)  # 5. wait
             if not finished.hit_concurrency_limit:
+                if finished.state is TaskState.SUCCEEDED and self.upgrades_media:
+                    upgraded = self._upgrade(finished, load)
+                    return finish_clip(context, self, self.hook, upgraded, refresh=False)  # 6. complete
                 return finish_clip(context, self, self.hook, finished)  # 6. complete
             reason = f"task {finished.task_id}: {finished.fail_msg}"
             load = self._wait_out_load(load, reason, None)
@@ -228,6 +234,20 @@ class KieGenerationOperator(BaseOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None, **load: Any) -> Result:
         """After the trigger's event: complete, fail with KIE's reason, or resubmit after a cap refusal."""
         return self._run(context, LoadBackoff.from_kwargs(**load), finished=record_from_event(event))
+
+    def resume_upgrade(
+        self,
+        context: Context,
+        event: Any = None,
+        *,
+        kie_task_id: str,
+        upgrade_started_at: float,
+        **load: Any,
+    ) -> Result:
+        """After a deferred wait for upgraded media: ask KIE again (the task itself has succeeded)."""
+        self._upgrade_started_at = upgrade_started_at
+        record = self.hook.get_conn().get_task(kie_task_id, self.family.kind)
+        return self._run(context, LoadBackoff.from_kwargs(**load), finished=record)
 
     # -- 3/4. submit once, remember the id -------------------------------------------------------------------
     def _submit(self, context: Context, request: KieRequest) -> str:
@@ -310,6 +330,50 @@ class KieGenerationOperator(BaseOperator):
             # A backstop only: the trigger sends its own timeout event at the deadline.
             timeout=timedelta(seconds=self.timeout + 300),
         )
+
+    # -- 6a. upgraded media (families that offer it) -----------------------------------------------------
+    @property
+    def upgrades_media(self) -> bool:
+        """True when this operator asks KIE for better media once the task has succeeded (Veo's 1080p/4K)."""
+        return False
+
+    def upgraded_media(self, client: KieClient, record: TaskRecord) -> TaskRecord | float:
+        """The succeeded ``record`` with its upgraded result links, or the seconds after which to ask KIE
+        again. Asking again must never pay twice (KIE answers a repeated upgrade request for free)."""
+        return record
+
+    def _upgrade(self, record: TaskRecord, load: LoadBackoff) -> TaskRecord:
+        """Ask for upgraded media until KIE has it: asleep here when blocking, in the triggerer when
+        deferrable."""
+        started = getattr(self, "_upgrade_started_at", None) or time.time()
+        while True:
+            try:
+                step = self.upgraded_media(self.hook.get_conn(), record)
+            except KieBusyError as exc:
+                # Asking again is free (the point of the upgrade protocol), so "busy" only means "later".
+                step = max(exc.retry_after or 0.0, 1.0)
+                self.log.warning("KIE is busy (%s) while upgrading task %s", exc, record.task_id)
+            if isinstance(step, TaskRecord):
+                return step
+            if time.time() + step - started > self.timeout:
+                raise KieWaitException(
+                    f"KIE did not deliver the upgraded media of task {record.task_id} within timeout="
+                    f"{self.timeout:.0f} s; the generation itself succeeded: a retry asks again without "
+                    "paying for a new clip"
+                )
+            self.log.info(
+                "Upgraded media of KIE task %s not ready yet; asking again in %.0f s", record.task_id, step
+            )
+            if not self.deferrable:
+                time.sleep(step)
+                continue
+            from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+
+            self.defer(
+                trigger=TimeDeltaTrigger(timedelta(seconds=step)),
+                method_name="resume_upgrade",
+                kwargs={"kie_task_id": record.task_id, "upgrade_started_at": started, **load.kwargs()},
+            )
 
     def _submitted(self, task_id: str) -> SubmittedResult:
         return SubmittedResult(kie_task_id=task_id, kind=self.family.kind.value, state="submitted")

@@ -1,4 +1,4 @@
-"""``RunwayTaskSensor``: wait for a KIE task that was submitted elsewhere, then store its media."""
+"""``KieTaskSensor``: wait for a KIE task that was submitted elsewhere, then store its media."""
 
 from __future__ import annotations
 
@@ -22,14 +22,15 @@ from airflow_provider_kie.params import optional_positive_seconds
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
-__all__ = ["RunwayTaskSensor"]
+__all__ = ["KieTaskSensor"]
 
 
-class RunwayTaskSensor(BaseSensorOperator):
-    """Wait for a KIE Runway or Aleph task to finish; store its video and cover.
+class KieTaskSensor(BaseSensorOperator):
+    """Wait for a KIE task of any family to finish; store its media (every result file) and cover.
 
     :param kie_task_id: the KIE task to wait for, e.g. from an upstream XCom (templated).
-    :param kind: ``runway`` (generate and extend tasks) or ``aleph``.
+    :param kind: the API family that reads it: ``runway`` (Runway generate and extend), ``aleph``,
+        ``jobs`` (any Market model: Kling, Sora 2, Wan...) or ``veo`` (Veo 3.1 generate and extend).
     :param kie_conn_id: the ``kie`` connection.
     :param output_dir: where to store the MP4 and cover (path string or ObjectStoragePath, templated);
         ``None`` stores nothing.

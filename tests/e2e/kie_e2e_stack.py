@@ -730,24 +730,17 @@ def _decrypt(key: str, value: str | None) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # Files
 # ---------------------------------------------------------------------------------------------------------
-def sample_video() -> bytes:
-    return (EMULATOR_ASSETS / "sample.mp4").read_bytes()
-
-
-def cover_image() -> bytes:
-    return (EMULATOR_ASSETS / "cover.png").read_bytes()
-
-
 def check_mp4(path: str | Path) -> None:
     data = Path(path).read_bytes()
     assert data[4:8] == MP4_FTYP, f"{path}: no MP4 'ftyp' box at offset 4 ({data[:12]!r})"
-    assert data == sample_video(), f"{path}: {len(data)} bytes, not the {len(sample_video())} bytes served"
+    # The emulator renders each task's own clip and writes its task id into the MP4's metadata.
+    assert b"kie-emulator task_id=" in data, f"{path}: {len(data)} bytes, not a clip the emulator rendered"
 
 
 def check_png(path: str | Path) -> None:
     data = Path(path).read_bytes()
     assert data.startswith(PNG_SIGNATURE), f"{path}: no PNG signature ({data[:8]!r})"
-    assert data == cover_image(), f"{path}: {len(data)} bytes, not the {len(cover_image())} bytes served"
+    assert len(data) > 100, f"{path}: {len(data)} bytes, too short for a rendered cover"
 
 
 def partial_files(root: Path) -> list[Path]:

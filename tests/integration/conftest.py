@@ -39,6 +39,7 @@ from airflow_provider_kie._compat import HAS_TASK_STATE_STORE
 from airflow_provider_kie.client import Backoff, RetryPolicy
 from airflow_provider_kie.emulator import EmulatorConfig, RunningEmulator, running_emulator
 from airflow_provider_kie.emulator.media import cover_image, sample_video
+from airflow_provider_kie.emulator.render import embedded_task_id
 
 #: A "2-minute" Runway generation takes ~0.4 s; Aleph ~0.7 s.
 TIME_SCALE = 0.005
@@ -123,16 +124,16 @@ class Media:
         return image, video
 
     def assert_stored_video(self, path: str | None) -> None:
+        """A complete MP4 the emulator rendered for one task (it writes the task id into every clip)."""
         assert path is not None
         data = Path(path).read_bytes()
         assert data[MP4_BRAND_OFFSET : MP4_BRAND_OFFSET + 4] == b"ftyp", f"{path} is not an MP4"
-        assert data == self.video
+        assert embedded_task_id(data), f"{path} is not a clip the emulator rendered for a task"
 
     def assert_stored_cover(self, path: str | None) -> None:
         assert path is not None
         data = Path(path).read_bytes()
         assert data.startswith(PNG_SIGNATURE), f"{path} is not a PNG"
-        assert data == self.cover
 
 
 @pytest.fixture(scope="session")
