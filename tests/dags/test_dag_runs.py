@@ -126,6 +126,38 @@ def test_image_to_video_uploads_local_images_then_restyles(airflow, fresh, tmp_p
     assert stats.accepted_by_kind == {"generate": 2, "aleph": 1}
 
 
+def test_model_bakeoff_compares_the_models_on_a_contact_sheet_seen_in_a_browser(airflow, fresh, tmp_path):
+    # Veo refuses the brief (moderation): its card says why, the three other models' clips are compared.
+    fresh.set_faults(FaultRule(kind="moderation", endpoint="/api/v1/veo/generate", words=["mug"]))
+    conf = {"brief": "A ceramic mug on a sunlit table", "output_root": str(tmp_path), **FAST}
+    assert airflow.run_dag("kie_model_bakeoff", conf) == "success"
+
+    (day,) = (tmp_path / "bakeoff").iterdir()
+    manifest = json.loads((day / "manifest.json").read_text())
+    clips = {clip["label"]: clip for clip in manifest["clips"]}
+    assert set(clips) == {"Runway", "Veo 3.1 Fast", "Kling 2.6", "Sora 2"}
+    for label in ("Runway", "Kling 2.6", "Sora 2"):
+        assert clips[label]["state"] == "succeeded" and is_mp4(clips[label]["video_path"])
+    assert clips["Veo 3.1 Fast"].get("error")
+    stats = fresh.stats()
+    assert stats.paid_submissions == 3 and stats.accepted_by_kind.get("jobs") == 2
+
+    # The page as a marketing lead sees it: three playable clips with their covers, one failure card.
+    from browser import chromium_page, media_report, screenshot, wait_for_media
+
+    with chromium_page(width=1360, height=900) as page:
+        page.goto((day / "contact-sheet.html").as_uri())
+        wait_for_media(page)
+        report = media_report(page)
+        shot = screenshot(page, REPO / "output" / "screenshots" / "kie_model_bakeoff.png")
+        text = page.inner_text("body")
+    assert len(report["videos"]) == 3
+    assert all(v["ready_state"] >= 1 and v["duration"] and v["error"] is None for v in report["videos"])
+    assert all(i["complete"] and i["width"] > 0 for i in report["images"])
+    assert clips["Veo 3.1 Fast"]["error"] in text  # KIE's reason, on the failure card
+    assert shot.stat().st_size > 10_000
+
+
 def test_make_demo_leaves_playable_clips(tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "demo.py"), "--output", str(tmp_path)],
@@ -140,3 +172,5 @@ def test_make_demo_leaves_playable_clips(tmp_path):
     videos = list(tmp_path.glob("daily/*/*.mp4"))
     assert {v.stem for v in videos} == {"feed", "hero", "hero-extended", "story"}
     assert all(is_mp4(v) and is_png(v.with_suffix(".png")) for v in videos)
+    (sheet,) = tmp_path.glob("bakeoff/*/contact-sheet.html")
+    assert f"Bake-off:    {sheet}" in result.stdout

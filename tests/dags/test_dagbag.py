@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
-EXPECTED = {"kie_daily_marketing", "kie_campaign_fanout", "kie_image_to_video", "kie_publish_on_asset"}
+EXPECTED = {
+    "kie_daily_marketing",
+    "kie_campaign_fanout",
+    "kie_image_to_video",
+    "kie_publish_on_asset",
+    "kie_model_bakeoff",
+}
 
 
 @pytest.fixture(scope="module")
