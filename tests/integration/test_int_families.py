@@ -35,7 +35,8 @@ from airflow_provider_kie.lifecycle.durable import STATE_STORE_KEY
 from airflow_provider_kie.operators.base import KieGenerationOperator
 from airflow_provider_kie.operators.market import KieJobOperator, KlingOperator, Sora2Operator
 from airflow_provider_kie.operators.runway import RunwayGenerateOperator
-from airflow_provider_kie.operators.veo import VeoGenerateOperator
+from airflow_provider_kie.operators.veo import VeoExtendOperator, VeoGenerateOperator
+from airflow_provider_kie.sensors.kie import KieTaskSensor
 
 pytestmark = pytest.mark.integration
 
@@ -346,3 +347,61 @@ def test_the_api_key_is_nowhere(
     seen = json.dumps([result, trigger_kwargs, context["ti"].xcoms, store.data], default=str)
     seen += caplog.text + "".join(capfd.readouterr())
     assert emu.api_key not in seen
+
+
+MARKET_AND_VEO = [case for case in CASES if case.name in ("kling", "veo")]
+
+
+@pytest.mark.parametrize("deferrable", [pytest.param(True, id="deferrable"), pytest.param(False, id="poke")])
+@pytest.mark.parametrize("case", MARKET_AND_VEO, ids=[case.name for case in MARKET_AND_VEO])
+def test_the_sensor_waits_for_a_market_or_veo_task_submitted_elsewhere(
+    case: Case, deferrable: bool, emu: RunningEmulator, kie_conn: Any, tmp_path: Path
+) -> None:
+    submitted = case.build(task_id="fire", deferrable=False, wait_for_completion=False).execute(
+        _context(FakeStateStore(), 1)
+    )
+    sensor = KieTaskSensor(
+        task_id="sense",
+        kie_task_id=submitted["kie_task_id"],
+        kind=submitted["kind"],
+        deferrable=deferrable,
+        poll_interval=0.05,
+        timeout=60,
+        output_dir=str(tmp_path / "sensed"),
+    )
+    context = _context(FakeStateStore(), 1)
+    if deferrable:
+        with pytest.raises(TaskDeferred) as deferred:
+            sensor.execute(context)
+        result = _finish(sensor, context, deferred.value)  # type: ignore[arg-type]
+    else:
+        outcome: Any = False
+        for _ in range(400):
+            outcome = sensor.poke(context)
+            if outcome:
+                break
+            emu.advance_time(30)
+        result = outcome.xcom_value
+
+    assert result["kie_task_id"] == submitted["kie_task_id"]
+    assert result["kind"] == {"kling": "jobs", "veo": "veo"}[case.name]
+    assert Path(result["video_path"]).is_file()
+    assert emu.stats().paid_submissions == 1
+
+
+def test_veo_extend_continues_a_generated_clip(emu: RunningEmulator, kie_conn: Any, tmp_path: Path) -> None:
+    first = _run(_operator(CASES[3], tmp_path, deferrable=False), FakeStateStore(), deferrable=False)
+    extend = VeoExtendOperator(
+        task_id="more",
+        source=first,
+        prompt="the boat drifts out to sea",
+        deferrable=True,
+        poll_interval=0.05,
+        timeout=120,
+        output_dir=str(tmp_path / "clips"),
+    )
+    result = _run(extend, FakeStateStore(), deferrable=True)
+
+    assert result["state"] == "succeeded" and result["kie_task_id"] != first["kie_task_id"]
+    assert emu.stats().paid_submissions == 2
+    assert probe(result["video_path"])[:2] == probe(first["video_path"])[:2]  # the parent's frame
