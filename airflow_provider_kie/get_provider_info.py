@@ -19,8 +19,16 @@ KIE_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "host": "https://api.kie.ai",
         "upload_base_url": "https://kieai.redpandaai.co",
         "timeout": "30",
+        "min_credits": "e.g. 500; empty for no check",
     },
 }
+
+#: Help text of the ``min_credits`` extra, shared by both connection forms.
+MIN_CREDITS_HELP = (
+    "Fail a generation task before any paid submit when the KIE credit balance is below this (checked "
+    "with KIE's free credit call, shared for 30 s per worker). Empty or 0: no check. An operator's "
+    "min_credits wins."
+)
 
 KIE_CONN_FIELDS: dict[str, Any] = {
     "upload_base_url": {
@@ -32,6 +40,11 @@ KIE_CONN_FIELDS: dict[str, Any] = {
         "label": "Request timeout (s)",
         "description": "Per-request read timeout in seconds. Default 30.",
         "schema": {"type": ["number", "null"], "minimum": 1},
+    },
+    "min_credits": {
+        "label": "Minimum credits",
+        "description": MIN_CREDITS_HELP,
+        "schema": {"type": ["number", "null"], "minimum": 0},
     },
 }
 

@@ -1,8 +1,9 @@
 """``KieHook``: an Airflow ``kie`` connection turned into a configured KIE client.
 
 The connection holds the API key in its password, the API base URL in its host (default
-``https://api.kie.ai``) and, in its extra, the upload host's base URL. The hook masks the key with
-Airflow's secret masker as soon as it reads it, so it cannot reach a task log.
+``https://api.kie.ai``) and, in its extra, the upload host's base URL, the request timeout and an optional
+credit floor (``min_credits``: below it a generation operator fails before any paid submit). The hook masks
+the key with Airflow's secret masker as soon as it reads it, so it cannot reach a task log.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = ["KieConnectionSettings", "KieHook"]
 EXTRA_UPLOAD_BASE_URL = "upload_base_url"
 EXTRA_BASE_URL = "base_url"
 EXTRA_TIMEOUT = "timeout"
+EXTRA_MIN_CREDITS = "min_credits"
 
 
 def _extra(extra: dict[str, Any], key: str) -> Any:
@@ -66,6 +68,8 @@ class KieConnectionSettings:
     base_url: str
     upload_base_url: str
     timeout: float | None
+    #: The connection's credit floor for paid submits (``None``: no check); an operator's own wins.
+    min_credits: float | None = None
 
     @classmethod
     def from_connection(cls, conn: Connection) -> KieConnectionSettings:
@@ -92,7 +96,23 @@ class KieConnectionSettings:
             base_url=str(base_url),
             upload_base_url=str(_extra(extra, EXTRA_UPLOAD_BASE_URL) or DEFAULT_UPLOAD_BASE_URL),
             timeout=timeout_s,
+            min_credits=_min_credits(conn.conn_id, _extra(extra, EXTRA_MIN_CREDITS)),
         )
+
+
+def _min_credits(conn_id: str, value: Any) -> float | None:
+    """The extra's credit floor; ``None`` when unset or 0 (no check)."""
+    if value is None:
+        return None
+    try:
+        floor = float(value)
+    except (TypeError, ValueError):
+        floor = -1.0
+    if isinstance(value, bool) or not 0 <= floor < float("inf"):
+        raise KieConfigurationError(
+            f"Connection {conn_id!r}: extra 'min_credits' must be a non-negative number of credits"
+        )
+    return floor or None
 
 
 class KieHook(BaseHook):
@@ -146,9 +166,12 @@ class KieHook(BaseHook):
         """Extra form fields, for Airflow versions that read them from the hook (before 3.2).
 
         They need Flask-AppBuilder and WTForms, which Airflow 3.1 does not install by default. Without them
-        the form has no extra fields (set ``upload_base_url``/``timeout`` in the Extra JSON), but must still
-        get its labels: Airflow 3.1 drops :meth:`get_ui_field_behaviour` too when this raises ImportError.
+        the form has no extra fields (set ``upload_base_url``, ``timeout`` and ``min_credits`` in the Extra
+        JSON), but must still get its labels: Airflow 3.1 drops :meth:`get_ui_field_behaviour` too when this
+        raises ImportError.
         """
+        from airflow_provider_kie.get_provider_info import MIN_CREDITS_HELP
+
         try:
             from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
             from flask_babel import lazy_gettext
@@ -166,6 +189,11 @@ class KieHook(BaseHook):
                 lazy_gettext("Request timeout (s)"),
                 widget=BS3TextFieldWidget(),
                 description="Per-request read timeout in seconds; default 30",
+            ),
+            EXTRA_MIN_CREDITS: StringField(
+                lazy_gettext("Minimum credits"),
+                widget=BS3TextFieldWidget(),
+                description=MIN_CREDITS_HELP,
             ),
         }
 

@@ -41,7 +41,9 @@ class ClipResult(TypedDict):
     resolution: str | None
     #: KIE's ``costTime`` (market) or the span between the record's create and complete times, in seconds.
     generation_seconds: float | None
-    #: Credits the task cost, where KIE's record reports it (most records do not).
+    #: Credits the task cost, where KIE's record reports it (most records do not), else ``None``. Never
+    #: worked out from the balance before and after: the tasks of a DAG (and any other client of the
+    #: account) pay from the same balance at the same time, so the difference is not this clip's price.
     credits: float | None
 
 

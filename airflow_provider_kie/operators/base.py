@@ -6,8 +6,10 @@ Read :meth:`KieGenerationOperator.execute` and :meth:`KieGenerationOperator._run
                and the rule, before any request (:mod:`airflow_provider_kie.client.families`);
 2. resume    - a KIE task id an earlier try saved means reconnect (running), finish (succeeded) or
                resubmit (failed): never a second payment for a clip that is alive or done;
-3. submit    - upload local inputs to a folder of this run and try, then the one paid call; "KIE is busy"
-               (429, 455, its concurrency cap) waits out a backoff and submits again;
+3. submit    - stop if an earlier try's submit may have been paid unrecorded, or the credit balance is
+               below ``min_credits``; upload local inputs to a folder of this run and try, then the one
+               paid call, marked in ``task_state_store`` while it is unresolved; "KIE is busy" (429, 455,
+               its concurrency cap) waits out a backoff and submits again;
 4. remember  - the task id goes to ``task_state_store`` and XCom before any wait;
 5. wait      - in the triggerer (deferrable: no worker slot held) or by polling in the worker;
 6. complete  - re-read the record (a family may first upgrade its media: Veo's 1080p/4K), store every
@@ -46,7 +48,13 @@ from airflow_provider_kie.client.families import Family
 from airflow_provider_kie.exceptions import KieWaitException
 from airflow_provider_kie.hooks.kie import KieHook
 from airflow_provider_kie.lifecycle.completion import finish_clip, record_from_event
-from airflow_provider_kie.lifecycle.durable import earlier_task, remember_task
+from airflow_provider_kie.lifecycle.credits import check_credit_floor
+from airflow_provider_kie.lifecycle.durable import (
+    check_unfinished_submit,
+    earlier_task,
+    remember_task,
+    submit_marker,
+)
 from airflow_provider_kie.lifecycle.load import LoadBackoff, RateLimitTimeout
 from airflow_provider_kie.lifecycle.results import ClipResult, SubmittedResult
 from airflow_provider_kie.lifecycle.uploads import upload_folder
@@ -89,7 +97,13 @@ class KieGenerationOperator(BaseOperator):
     :param rate_limit_timeout: seconds to keep retrying a submit that KIE refuses for load (429, 455,
         concurrency cap) before failing.
     :param resubmit_on_unknown_outcome: after an ambiguous submit failure (5xx, timeout), let Airflow's
-        retries submit again. Off by default, because KIE may have created (and charged for) the first task.
+        retries submit again; and submit even when an earlier try started a paid submit and saved no task id
+        (it died or lost Airflow in between). Off by default, because KIE may have created (and charged for)
+        the first task.
+    :param min_credits: before each paid submit, fail (without retry) when KIE's credit balance is below
+        this (templated). ``None`` uses the connection's ``min_credits`` extra; ``0`` checks nothing. The
+        balance is read with KIE's free credit call, shared for 30 s by the tasks of a worker
+        (:mod:`airflow_provider_kie.lifecycle.credits`).
     """
 
     template_fields: Sequence[str] = (
@@ -100,6 +114,7 @@ class KieGenerationOperator(BaseOperator):
         "watermark",
         "kie_conn_id",
         "poll_interval",
+        "min_credits",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"prompt": "txt"}
     operator_extra_links = (KieVideoLink(),)
@@ -125,6 +140,7 @@ class KieGenerationOperator(BaseOperator):
         watermark: str = "",
         rate_limit_timeout: float = 3600.0,
         resubmit_on_unknown_outcome: bool = False,
+        min_credits: float | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -132,6 +148,8 @@ class KieGenerationOperator(BaseOperator):
             raise ValueError(f"poll_interval must be positive (got {poll_interval})")
         if timeout <= 0:
             raise ValueError(f"timeout must be positive (got {timeout})")
+        if isinstance(min_credits, (int, float)) and not min_credits >= 0:
+            raise ValueError(f"min_credits must be a non-negative number of credits (got {min_credits})")
         self.prompt = prompt
         self.kie_conn_id = kie_conn_id
         self.output_dir = output_dir
@@ -144,6 +162,7 @@ class KieGenerationOperator(BaseOperator):
         self.watermark = watermark
         self.rate_limit_timeout = rate_limit_timeout
         self.resubmit_on_unknown_outcome = resubmit_on_unknown_outcome
+        self.min_credits = min_credits
 
     @abstractmethod
     def request_fields(self) -> dict[str, Any]:
@@ -251,12 +270,16 @@ class KieGenerationOperator(BaseOperator):
 
     # -- 3/4. submit once, remember the id -------------------------------------------------------------------
     def _submit(self, context: Context, request: KieRequest) -> str:
-        """Upload the inputs, make the one paid call, remember the id. ``KieBusyError`` means "not now"."""
+        """Check, upload the inputs, make the one paid call, remember the id. ``KieBusyError``: "not now"."""
         client = self.hook.get_conn()
+        # Before anything that costs: an earlier try's submit that may have been paid, the credit floor.
+        check_unfinished_submit(context, self.task_id, self.resubmit_on_unknown_outcome, self.log)
+        check_credit_floor(self.task_id, self.min_credits, self.hook, self.log)
         try:
             if request.pending_uploads():
                 request = client.upload_files(request, upload_folder(context, self.dag_id, self.task_id))
-            task_id = self.family.submit(client, request)
+            with submit_marker(context, self.family.name):  # kept while the outcome is unknown
+                task_id = self.family.submit(client, request)
         except KieBusyError:
             raise
         except KieSubmitOutcomeUnknownError as exc:

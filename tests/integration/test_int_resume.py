@@ -44,6 +44,9 @@ class FakeStateStore:
         assert value is not None
         self.data[key] = value
 
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
 
 class FakeTI:
     def __init__(self, try_number: int) -> None:

@@ -23,6 +23,7 @@ from airflow_provider_kie.client import (
     TaskState,
 )
 from airflow_provider_kie.exceptions import KieClipFailedException, KieWaitException
+from airflow_provider_kie.hooks.kie import KieConnectionSettings
 from airflow_provider_kie.lifecycle.durable import STATE_STORE_KEY
 from airflow_provider_kie.lifecycle.load import LOAD_BACKOFF
 from airflow_provider_kie.operators.base import FIRST_POLL_AFTER_SUBMIT
@@ -44,6 +45,9 @@ class FakeStateStore:
     def set(self, key: str, value: Any, **_: Any) -> None:
         self.data[key] = value
 
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
 
 def _record(task_id: str, state: TaskState, raw: str = "", **kw: Any) -> TaskRecord:
     return TaskRecord(
@@ -60,6 +64,11 @@ def client(mocker):
     # The real upload step, over the fake's upload calls.
     fake.upload_files.side_effect = lambda request, folder: KieClient.upload_files(fake, request, folder)
     mocker.patch("airflow_provider_kie.hooks.kie.KieHook.get_conn", return_value=fake)
+    # The connection's own settings (its min_credits floor: none), without a connection to look up.
+    mocker.patch(
+        "airflow_provider_kie.hooks.kie.KieHook.settings",
+        KieConnectionSettings(api_key="k", base_url="https://kie.test", upload_base_url="u", timeout=None),
+    )
     return fake
 
 
