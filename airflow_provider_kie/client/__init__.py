@@ -10,6 +10,10 @@ Typical use::
         )
         record = kie.wait_for_task(task_id)
         print(record.video_url)
+
+Runway's own developer API, the second backend, has its own clients in :mod:`.runway_api` (``RunwayClient``,
+``AsyncRunwayClient`` and one request model per endpoint), re-exported here; they share this package's
+calls, retry rules, error tree and ``TaskRecord`` (``TaskKind.RUNWAY_API``).
 """
 
 from __future__ import annotations
@@ -50,6 +54,16 @@ from airflow_provider_kie.client.models import (
 from airflow_provider_kie.client.polling import PollPolicy, PollTracker
 from airflow_provider_kie.client.records import TaskKind, TaskRecord, TaskState
 from airflow_provider_kie.client.retry import DEFAULT_READ_RETRY, DEFAULT_SUBMIT_RETRY, CallKind, RetryPolicy
+from airflow_provider_kie.client.runway_api import (
+    AsyncRunwayClient,
+    RunwayCharacterPerformanceRequest,
+    RunwayClient,
+    RunwayImageToVideoRequest,
+    RunwayOrganization,
+    RunwayTextToVideoRequest,
+    RunwayVideoToVideoRequest,
+    RunwayVideoUpscaleRequest,
+)
 from airflow_provider_kie.client.sync_client import KieClient
 from airflow_provider_kie.client.veo import Veo4kResult, VeoExtendRequest, VeoGenerateRequest
 from airflow_provider_kie.client.webhooks import compute_signature, verify_callback, verify_signature
@@ -64,6 +78,7 @@ __all__ = [
     "USER_AGENT",
     "AlephGenerateRequest",
     "AsyncKieClient",
+    "AsyncRunwayClient",
     "Backoff",
     "CallKind",
     "GrokImagineJobRequest",
@@ -78,8 +93,15 @@ __all__ = [
     "PollPolicy",
     "PollTracker",
     "RetryPolicy",
+    "RunwayCharacterPerformanceRequest",
+    "RunwayClient",
     "RunwayExtendRequest",
     "RunwayGenerateRequest",
+    "RunwayImageToVideoRequest",
+    "RunwayOrganization",
+    "RunwayTextToVideoRequest",
+    "RunwayVideoToVideoRequest",
+    "RunwayVideoUpscaleRequest",
     "SeedanceJobRequest",
     "Sora2JobRequest",
     "TaskKind",

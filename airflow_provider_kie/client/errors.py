@@ -19,9 +19,14 @@ KieError
 ├── KieSignatureError               a webhook callback failed its signature check
 ├── KieTaskError                    the task gave no clip
 │   ├── KieTaskFailedError          it reached its failed state at KIE
+│   │   └── KieTaskCancelledError   it was cancelled (Runway's own API: DELETE /v1/tasks/{id})
 │   └── KieWaitTimeoutError         it did not finish within the time allowed
 └── KieStorageError                 a finished clip could not be stored; the destination is untouched
 ```
+
+The same tree serves the second backend, Runway's own API (:mod:`airflow_provider_kie.client.runway_api`):
+its errors are built with ``service="Runway API"``, so messages name the service that answered, and an HTTP
+status stands where KIE has a body code.
 
 The Airflow-facing exceptions that operators raise live in :mod:`airflow_provider_kie.exceptions`.
 """
@@ -54,6 +59,7 @@ __all__ = [
     "KieStorageError",
     "KieSubKeyLimitError",
     "KieSubmitOutcomeUnknownError",
+    "KieTaskCancelledError",
     "KieTaskError",
     "KieTaskFailedError",
     "KieTaskNotFoundError",
@@ -72,6 +78,9 @@ class KieError(Exception):
 
     #: Whether sending the same request again later can succeed.
     retryable: bool = False
+    #: The service whose answer (or silence) this error reports, as messages name it: ``KIE``, or
+    #: ``Runway API`` for the second backend.
+    service: str = "KIE"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -132,7 +141,9 @@ class KieAPIError(KieError):
         endpoint: str,
         retry_after: float | None = None,
         data: Any = None,
+        service: str = "KIE",
     ) -> None:
+        self.service = service
         self.code = code
         self.http_status = http_status
         self.endpoint = endpoint
@@ -143,7 +154,7 @@ class KieAPIError(KieError):
         #: there (a repeated Veo 4K request answers 422 with the 4K links once they exist). Never part of
         #: the message, which stays short and free of URLs.
         self.data = data
-        super().__init__(f"KIE {endpoint} answered code {code} (HTTP {http_status}): {message}")
+        super().__init__(f"{service} {endpoint} answered code {code} (HTTP {http_status}): {message}")
 
 
 class KieBadRequestError(KieAPIError):
@@ -270,8 +281,12 @@ def api_error_for_code(
     endpoint: str,
     retry_after: float | None = None,
     data: Any = None,
+    service: str = "KIE",
 ) -> KieAPIError:
-    """Build the error instance that stands for KIE ``code``; ``data`` is the envelope's ``data``."""
+    """Build the error instance that stands for KIE ``code``; ``data`` is the envelope's ``data``.
+
+    ``service`` names who answered in the message (``Runway API`` passes its HTTP status as ``code``).
+    """
     cls: type[KieAPIError]
     if code == 422 and "recordinfo is null" in message.lower():
         cls = KieTaskNotFoundError
@@ -283,7 +298,13 @@ def api_error_for_code(
     else:
         cls = KieUnknownCodeError
     return cls(
-        message, code=code, http_status=http_status, endpoint=endpoint, retry_after=retry_after, data=data
+        message,
+        code=code,
+        http_status=http_status,
+        endpoint=endpoint,
+        retry_after=retry_after,
+        data=data,
+        service=service,
     )
 
 
@@ -305,15 +326,23 @@ class KieResponseError(KieRequestError):
     """
 
     def __init__(
-        self, problem: str, *, http_status: int, endpoint: str, body_excerpt: str, not_json: bool = False
+        self,
+        problem: str,
+        *,
+        http_status: int,
+        endpoint: str,
+        body_excerpt: str,
+        not_json: bool = False,
+        service: str = "KIE",
     ) -> None:
+        self.service = service
         self.problem = problem
         self.not_json = not_json
         self.http_status = http_status
         self.endpoint = endpoint
         self.body_excerpt = body_excerpt
         self.retryable = http_status >= 500 or http_status == 429 or not_json
-        super().__init__(f"KIE {endpoint} sent {problem} (HTTP {http_status}): {body_excerpt!r}")
+        super().__init__(f"{service} {endpoint} sent {problem} (HTTP {http_status}): {body_excerpt!r}")
 
 
 class KieTransportError(KieRequestError):
@@ -325,7 +354,8 @@ class KieTransportError(KieRequestError):
 
     retryable = True
 
-    def __init__(self, message: str, *, endpoint: str, request_sent: bool) -> None:
+    def __init__(self, message: str, *, endpoint: str, request_sent: bool, service: str = "KIE") -> None:
+        self.service = service
         self.endpoint = endpoint
         self.request_sent = request_sent
         super().__init__(message)
@@ -342,9 +372,11 @@ class KieSubmitOutcomeUnknownError(KieError):
     def __init__(self, endpoint: str, cause: KieError) -> None:
         self.endpoint = endpoint
         self.cause = cause
+        # The service is the one whose answer was unclear (``retry.py`` builds this error from the cause).
+        self.service = cause.service
         super().__init__(
-            f"Submit to KIE {endpoint} ended without a clear answer ({cause}); a task may or may not "
-            "have been created, so it was not resent automatically"
+            f"Submit to {self.service} {endpoint} ended without a clear answer ({cause}); a task may or may "
+            "not have been created, so it was not resent automatically"
         )
 
 
@@ -363,21 +395,36 @@ class KieTaskError(KieError):
 class KieTaskFailedError(KieTaskError):
     """A KIE task ended in its failed state. Carries KIE's failure code and message."""
 
-    def __init__(self, task_id: str, fail_code: str | None, fail_msg: str | None) -> None:
+    def __init__(
+        self, task_id: str, fail_code: str | None, fail_msg: str | None, *, service: str = "KIE"
+    ) -> None:
+        self.service = service
         self.fail_code = fail_code
         self.fail_msg = fail_msg
         super().__init__(
-            task_id, f"KIE task {task_id} failed (failCode={fail_code}): {fail_msg or 'no reason given'}"
+            task_id,
+            f"{service} task {task_id} failed (failCode={fail_code}): {fail_msg or 'no reason given'}",
         )
+
+
+class KieTaskCancelledError(KieTaskFailedError):
+    """The task was cancelled (or deleted) before it produced anything, so it never will.
+
+    Runway's own API reports a task cancelled through ``DELETE /v1/tasks/{id}`` (by this provider, the
+    developer portal or any other holder of the key) as ``CANCELLED``. A subclass of
+    :class:`KieTaskFailedError`, so code that handles failures handles this too; catch it first to tell a
+    deliberate stop from a failed generation.
+    """
 
 
 class KieWaitTimeoutError(KieTaskError):
     """Waiting for a task took longer than the caller allowed. The task may still finish at KIE."""
 
-    def __init__(self, task_id: str, waited: float, last_state: str) -> None:
+    def __init__(self, task_id: str, waited: float, last_state: str, *, service: str = "KIE") -> None:
+        self.service = service
         self.waited = waited
         self.last_state = last_state
-        super().__init__(task_id, f"KIE task {task_id} still {last_state} after waiting {waited:.0f} s")
+        super().__init__(task_id, f"{service} task {task_id} still {last_state} after waiting {waited:.0f} s")
 
 
 class KieStorageError(KieError):

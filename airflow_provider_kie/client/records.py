@@ -1,9 +1,10 @@
 """KIE task records, normalised into one lifecycle: pending -> running -> succeeded | failed.
 
 KIE reports progress four ways: Runway's ``state`` string, Aleph's ``successFlag`` plus ``errorMessage``,
-the Market (jobs) API's ``state``, and Veo 3.1's ``successFlag`` 0/1/2/3. :class:`TaskRecord` keeps what
-every caller needs (state, URLs, failure reason, expiry, parent task) and the raw KIE state for logs, so
-callers never branch on the API family.
+the Market (jobs) API's ``state``, and Veo 3.1's ``successFlag`` 0/1/2/3. The second backend, Runway's own
+API, adds a fifth: its ``status`` (``PENDING``, ``THROTTLED``, ``RUNNING``, ``SUCCEEDED``, ``FAILED``,
+``CANCELLED``). :class:`TaskRecord` keeps what every caller needs (state, URLs, failure reason, expiry,
+parent task) and the raw state for logs, so callers never branch on the API family.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from airflow_provider_kie.client.errors import KieResponseError
 
 __all__ = [
     "CONCURRENCY_LIMIT_MARKER",
+    "RUNWAY_API_CANCELLED",
     "TaskKind",
     "TaskRecord",
     "TaskState",
@@ -54,6 +56,9 @@ class TaskKind(str, Enum):
     JOBS = "jobs"
     #: Veo 3.1: ``/api/v1/veo/record-info``.
     VEO = "veo"
+    #: Runway's own developer API (``https://api.dev.runwayml.com``): ``GET /v1/tasks/{id}``, read with
+    #: :class:`~airflow_provider_kie.client.runway_api.RunwayClient`, not with the KIE client.
+    RUNWAY_API = "runway_api"
 
 
 _RUNWAY_STATES = {
@@ -70,6 +75,23 @@ _JOBS_STATES = {
     "success": TaskState.SUCCEEDED,
     "fail": TaskState.FAILED,
 }
+#: Runway's own API: ``GET /v1/tasks/{id}`` answers one of the statuses of the runwayml SDK's
+#: ``TaskRetrieveResponse`` (https://github.com/runwayml/sdk-python/blob/main/api.md, type in
+#: src/runwayml/types/task_retrieve_response.py). ``THROTTLED`` is waiting, not failing: the task is
+#: stored and starts once the organisation is under its concurrency limit
+#: (https://docs.dev.runwayml.com/usage/tiers). ``CANCELLED`` ("a cancelled or deleted task") ends the task
+#: as a failure that :attr:`TaskRecord.cancelled` tells apart; Runway's guide also spells it ``CANCELED``.
+_RUNWAY_API_STATES = {
+    "PENDING": TaskState.PENDING,
+    "THROTTLED": TaskState.PENDING,
+    "RUNNING": TaskState.RUNNING,
+    "SUCCEEDED": TaskState.SUCCEEDED,
+    "FAILED": TaskState.FAILED,
+    "CANCELLED": TaskState.FAILED,
+    "CANCELED": TaskState.FAILED,
+}
+#: ``fail_code`` of a cancelled Runway API task (Runway sends no failure fields with ``CANCELLED``).
+RUNWAY_API_CANCELLED = "CANCELLED"
 
 
 @dataclass(frozen=True)
@@ -82,6 +104,10 @@ class TaskRecord:
     ``result_urls`` holds every output link in KIE's order (a Market model may give several); ``video_url``
     stays the first video. ``model`` is KIE's model name where the record says it, ``cost_time_ms`` the
     Market's ``costTime``, ``resolution`` Veo's, and ``credits`` a cost where a record reports one.
+
+    ``cancelled`` is True for a task that ended because it was cancelled or deleted (Runway's own API,
+    ``CANCELLED``; its state is ``failed``), and ``progress`` Runway's own API's 0-1 progress of a running
+    task.
     """
 
     task_id: str
@@ -103,6 +129,8 @@ class TaskRecord:
     cost_time_ms: int | None = None
     resolution: str | None = None
     credits: float | None = None
+    cancelled: bool = False
+    progress: float | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -307,25 +335,65 @@ def _parse_veo(data: Mapping[str, Any]) -> TaskRecord:
     )
 
 
+def _progress(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return min(1.0, max(0.0, float(value)))
+
+
+def _parse_runway_api(data: Mapping[str, Any]) -> TaskRecord:
+    # Runway's own API, GET /v1/tasks/{id} (the runwayml SDK's TaskRetrieveResponse): id, status, createdAt;
+    # progress while RUNNING; output (URLs expiring in 24-48 h) once SUCCEEDED; failure and failureCode once
+    # FAILED (https://docs.dev.runwayml.com/api-details/task-failures lists the codes).
+    raw = str(data.get("status") or "")
+    state = _lifecycle(_RUNWAY_API_STATES, raw.upper(), data.get("id"))
+    cancelled = raw.upper() in ("CANCELLED", "CANCELED")
+    urls = _urls(data.get("output")) if state is TaskState.SUCCEEDED else []
+    fail_code = _text(data.get("failureCode"))
+    fail_msg = _text(data.get("failure"))
+    if cancelled:
+        fail_code = fail_code or RUNWAY_API_CANCELLED
+        fail_msg = fail_msg or "the task was cancelled or deleted (DELETE /v1/tasks/{id})"
+    elif state is TaskState.FAILED and not fail_msg:
+        fail_msg = "Runway reported FAILED without a reason"
+    return TaskRecord(
+        task_id=str(data.get("id") or ""),
+        kind=TaskKind.RUNWAY_API,
+        state=state,
+        raw_state=raw,
+        video_url=urls[0] if urls else None,
+        result_urls=tuple(urls),
+        fail_code=fail_code,
+        fail_msg=fail_msg,
+        created_at=_text(data.get("createdAt")),
+        cancelled=cancelled,
+        progress=_progress(data.get("progress")),
+    )
+
+
 _PARSERS = {
     TaskKind.RUNWAY: _parse_runway,
     TaskKind.ALEPH: _parse_aleph,
     TaskKind.JOBS: _parse_jobs,
     TaskKind.VEO: _parse_veo,
+    TaskKind.RUNWAY_API: _parse_runway_api,
 }
 
 
 def parse_record(kind: TaskKind, data: Any, *, endpoint: str, http_status: int = 200) -> TaskRecord:
     """Turn the ``data`` of a record endpoint into a :class:`TaskRecord`.
 
-    Raises :class:`KieResponseError` when ``data`` is not an object or has no task id.
+    Raises :class:`KieResponseError` when ``data`` is not an object or has no task id (``taskId`` at KIE,
+    ``id`` at Runway's own API).
     """
-    if not isinstance(data, Mapping) or not data.get("taskId"):
+    runway_api = kind is TaskKind.RUNWAY_API
+    if not isinstance(data, Mapping) or not data.get("id" if runway_api else "taskId"):
         raise KieResponseError(
-            "a task record without a taskId",
+            "a task record without a taskId" + (" (id)" if runway_api else ""),
             http_status=http_status,
             endpoint=endpoint,
             # Twice the excerpt length: the client redacts the key, then shortens (BaseKieClient._parse).
             body_excerpt=str(data)[:400],
+            service="Runway API" if runway_api else "KIE",
         )
     return _PARSERS[kind](data)

@@ -1,5 +1,5 @@
 """KIE emulator: a faithful offline stand-in for KIE's Runway, Aleph, Market (jobs), Veo 3.1, common and
-file-upload APIs.
+file-upload APIs, and for Runway's own developer API.
 
 # Developing DAGs offline
 
@@ -181,6 +181,23 @@ Durations named ``*_s`` are KIE seconds, multiplied by ``time_scale``, except ``
 | ``max_upload_bytes`` | 100 MiB | largest upload |
 | ``seed`` | 0 | seed of random fault decisions |
 | ``faults`` | ``()`` | fault rules active at start and after reset |
+| ``runway_api`` | ``RunwayApiConfig()`` | the emulated Runway developer API (below) |
+
+## Runway's own developer API (``/runway-api``)
+
+The same server plays Runway's API (https://api.dev.runwayml.com) under ``emu.runway_base_url`` (``base_url +
+"/runway-api"``), with its own organisation, keys and credits (``EmulatorConfig.runway_api``, a
+``RunwayApiConfig``), and its output CDN under ``/runway-cdn``. It shares the clock (``time_scale``,
+``advance_time``), the fault plan (patterns such as ``/runway-api/v1/image_to_video``; response faults answer
+in Runway's ``{"error"}`` shape) and the renderer. Routes, rules and lifecycle: :mod:`.runway_api_routes`,
+:mod:`.runway_api_rules`, :mod:`.runway_api_state`. In short: ``Authorization: Bearer key_<128 hex>``
+(``emu.runway_api_key``; 401 otherwise) and ``X-Runway-Version: 2024-11-06`` (400 naming the header otherwise)
+on every call; creates answer ``{"id"}``; tasks go ``PENDING`` -> ``RUNNING`` -> ``SUCCEEDED``/``FAILED``, or
+``THROTTLED`` first when the model's ``max_concurrent_generations`` slots are taken; ``DELETE`` cancels
+(``CANCELLED``) or deletes (404 after); output URLs expire after ``output_ttl_s`` (24 h, scaled); clips are
+rendered at the ratio's pixel size (``1280:720`` -> 1280x720) and duration. ``emu.runway_api_stats()`` counts
+creates (``paid_creates``, ``refunded_creates``, ``throttled_creates``) and DELETEs (``cancels``,
+``deletions``).
 
 ## Faults
 
@@ -246,6 +263,8 @@ from airflow_provider_kie.emulator.config import (
 )
 from airflow_provider_kie.emulator.faults import FaultKind, FaultRule, FaultTiming
 from airflow_provider_kie.emulator.models import CallbackAttempt, EmulatorStats, TaskPhase, TaskSnapshot
+from airflow_provider_kie.emulator.runway_api_config import RunwayApiConfig
+from airflow_provider_kie.emulator.runway_api_state import RunwayApiStats, RunwayApiTaskSnapshot
 from airflow_provider_kie.emulator.server import EmulatorServer, RunningEmulator, running_emulator
 from airflow_provider_kie.emulator.state import EmulatorState
 
@@ -263,6 +282,9 @@ __all__ = [
     "FaultTiming",
     "PhaseTimeline",
     "RunningEmulator",
+    "RunwayApiConfig",
+    "RunwayApiStats",
+    "RunwayApiTaskSnapshot",
     "SubmissionKind",
     "TaskPhase",
     "TaskSnapshot",

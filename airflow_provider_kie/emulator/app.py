@@ -24,6 +24,8 @@ from airflow_provider_kie.emulator.routes_media import build_media_router
 from airflow_provider_kie.emulator.routes_runway import build_runway_router
 from airflow_provider_kie.emulator.routes_upload import build_upload_router
 from airflow_provider_kie.emulator.routes_veo import build_veo_router
+from airflow_provider_kie.emulator.runway_api_config import RUNWAY_API_PREFIX
+from airflow_provider_kie.emulator.runway_api_routes import build_runway_api_router
 from airflow_provider_kie.emulator.state import EmulatorState
 
 
@@ -50,6 +52,8 @@ class EmulatorApp(FastAPI):
 
 
 def _envelope(request: Request, status: int, msg: str) -> JSONResponse:
+    if request.url.path.startswith(RUNWAY_API_PREFIX):
+        return JSONResponse({"error": msg}, status_code=status)  # Runway's own API has no envelope
     body: dict[str, object] = {"code": status, "msg": msg, "data": None}
     if request.url.path.startswith(UPLOAD_HOST_PREFIX):
         body = {"success": False, **body}
@@ -81,7 +85,8 @@ def create_app(config: EmulatorConfig | None = None, *, state: EmulatorState | N
     app = EmulatorApp(
         state,
         title="KIE emulator",
-        summary="Offline stand-in for KIE's Runway, Aleph, Market, Veo, common and file-upload APIs",
+        summary="Offline stand-in for KIE's Runway, Aleph, Market, Veo, common and file-upload APIs, and for "
+        "Runway's own developer API (/runway-api)",
         lifespan=lifespan,
         docs_url="/_emulator/docs",
         openapi_url="/_emulator/openapi.json",
@@ -96,6 +101,7 @@ def create_app(config: EmulatorConfig | None = None, *, state: EmulatorState | N
         build_upload_router(state),
         build_media_router(state),
         build_admin_router(state),
+        build_runway_api_router(state),
     ):
         app.include_router(router)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from airflow_provider_kie.emulator.faults import FaultRule
+from airflow_provider_kie.emulator.runway_api_config import RunwayApiConfig
 
 #: Port of ``python -m airflow_provider_kie.emulator`` when ``--port`` is not given. Chosen to sit clear of
 #: Airflow's own ports (8080 api-server, 8793/8794 log servers).
@@ -176,6 +177,8 @@ class EmulatorConfig:
         seed: Seed of every random fault decision, so a run with the same seed and call sequence injects the
             same faults.
         faults: Fault rules active at start and after a reset.
+        runway_api: The emulated Runway developer API (``/runway-api``): keys, versions, credits, limits,
+            timings (:class:`~airflow_provider_kie.emulator.runway_api_config.RunwayApiConfig`).
     """
 
     api_keys: frozenset[str] | None = None
@@ -205,6 +208,7 @@ class EmulatorConfig:
     max_upload_bytes: int = 100 * 1024 * 1024
     seed: int = 0
     faults: Sequence[FaultRule] = ()
+    runway_api: RunwayApiConfig = field(default_factory=RunwayApiConfig)
 
     def __post_init__(self) -> None:
         if self.time_scale <= 0:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from airflow_provider_kie.emulator.config import UPLOAD_HOST_PREFIX
 from airflow_provider_kie.emulator.errors import MSG_MAINTENANCE, MSG_RATE_LIMITED, MSG_SERVER_ERROR
 from airflow_provider_kie.emulator.faults import FaultKind, FaultRule, FaultTiming
+from airflow_provider_kie.emulator.runway_api_config import RUNWAY_API_PREFIX, RUNWAY_CDN_PREFIX
 from airflow_provider_kie.emulator.state import EmulatorState
 
 ADMIN_PREFIX = "/_emulator"
@@ -30,7 +31,14 @@ class ConnectionDropped(Exception):
 
 def endpoint_key(path: str) -> str:
     """The name a call is counted under: the path, with per-file media and upload paths grouped."""
-    for prefix in ("/media/synthetic/", "/media/dl/", "/media/", f"{UPLOAD_HOST_PREFIX}/files/"):
+    for prefix in (
+        "/media/synthetic/",
+        "/media/dl/",
+        "/media/",
+        f"{UPLOAD_HOST_PREFIX}/files/",
+        f"{RUNWAY_API_PREFIX}/v1/tasks/",
+        f"{RUNWAY_CDN_PREFIX}/",
+    ):
         if path.startswith(prefix):
             return prefix + "*"
     return path
@@ -66,6 +74,8 @@ def fault_response(rule: FaultRule, path: str) -> tuple[int, dict[str, str], byt
     headers = {"Content-Type": "application/json"}
     if rule.kind is FaultKind.MALFORMED_JSON:
         return 200, headers, MALFORMED_JSON_BODY
+    if path.startswith(RUNWAY_API_PREFIX):
+        return _runway_api_fault(rule, headers)
     if rule.kind is FaultKind.RATE_LIMITED:
         status, code, msg = 429, 429, MSG_RATE_LIMITED
         headers["Retry-After"] = str(rule.retry_after_s)
@@ -79,6 +89,23 @@ def fault_response(rule: FaultRule, path: str) -> tuple[int, dict[str, str], byt
     if path.startswith(UPLOAD_HOST_PREFIX):
         envelope = {"success": False, **envelope}
     return status, headers, json.dumps(envelope).encode()
+
+
+def _runway_api_fault(rule: FaultRule, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """The same faults in Runway's own shape: ``{"error"}`` under the HTTP status, which carries the meaning
+    (Runway has no body code). KIE's maintenance answer becomes Runway's "shedding load" 503, and a
+    ``body_error`` its ``code`` as the HTTP status."""
+    if rule.kind is FaultKind.RATE_LIMITED:
+        status, msg = 429, "Too many requests"
+        headers["Retry-After"] = str(rule.retry_after_s)
+    elif rule.kind is FaultKind.MAINTENANCE:
+        status, msg = 503, "Service unavailable: shedding load"
+    elif rule.kind is FaultKind.SERVER_ERROR:
+        status, msg = rule.status, rule.msg or "Internal server error"
+    else:  # BODY_ERROR
+        status = rule.code if 400 <= rule.code <= 599 else 500
+        msg = rule.msg or "Internal server error"
+    return status, headers, json.dumps({"error": msg}).encode()
 
 
 async def _drain(receive: Receive) -> None:

@@ -51,6 +51,11 @@ def config_summary(state: EmulatorState) -> dict[str, Any]:
             value = None if value is None else f"<{len(value)} key(s)>"
         elif item.name == "webhook_hmac_key":
             value = None if value is None else "<set>"
+        elif item.name == "runway_api":
+            value = dataclasses.asdict(value)
+            keys = value["api_keys"]
+            value["api_keys"] = None if keys is None else f"<{len(keys)} key(s)>"
+            value["api_versions"] = list(value["api_versions"])
         elif isinstance(value, tuple):
             value = list(value)
         summary[item.name] = value

@@ -20,6 +20,12 @@ from airflow_provider_kie.emulator.config import DEFAULT_HOST, UPLOAD_HOST_PREFI
 from airflow_provider_kie.emulator.faults import FaultRule
 from airflow_provider_kie.emulator.models import CallbackAttempt, EmulatorStats, TaskSnapshot
 from airflow_provider_kie.emulator.routes_media import MEDIA_PATH, media_ext
+from airflow_provider_kie.emulator.runway_api_config import (
+    DEFAULT_RUNWAY_API_KEY,
+    RUNWAY_API_PREFIX,
+    RUNWAY_API_VERSION,
+)
+from airflow_provider_kie.emulator.runway_api_state import RunwayApiStats, RunwayApiTaskSnapshot
 from airflow_provider_kie.emulator.state import EmulatorState
 
 #: Bearer key handed out by :attr:`RunningEmulator.api_key` when the config accepts any key.
@@ -55,6 +61,10 @@ class RunningEmulator:
         base_url: Stands in for ``https://api.kie.ai``.
         upload_base_url: Stands in for ``https://kieai.redpandaai.co``: ``base_url + "/upload-host"``.
         state: The emulated account (live; safe to use from any thread).
+
+    Runway's own developer API is served too: :attr:`runway_base_url` stands in for
+    ``https://api.dev.runwayml.com``, :attr:`runway_api_key` is a key it accepts, and
+    :meth:`runway_api_stats` counts its creates (paid, refunded, throttled) and DELETEs.
     """
 
     base_url: str
@@ -88,6 +98,35 @@ class RunningEmulator:
     def auth_headers(self) -> dict[str, str]:
         """``Authorization`` header carrying :attr:`api_key`."""
         return {"Authorization": f"Bearer {self.api_key}"}
+
+    @property
+    def runway_base_url(self) -> str:
+        """Stands in for Runway's ``https://api.dev.runwayml.com``: ``base_url + "/runway-api"``."""
+        return self.base_url + RUNWAY_API_PREFIX
+
+    @property
+    def runway_api_key(self) -> str:
+        """A key the emulated Runway API accepts (the first configured one, else one of Runway's shape)."""
+        keys = self.config.runway_api.api_keys
+        return sorted(keys)[0] if keys else DEFAULT_RUNWAY_API_KEY
+
+    @property
+    def runway_api_headers(self) -> dict[str, str]:
+        """``Authorization`` with :attr:`runway_api_key` and the ``X-Runway-Version`` Runway requires."""
+        return {"Authorization": f"Bearer {self.runway_api_key}", "X-Runway-Version": RUNWAY_API_VERSION}
+
+    def runway_api_stats(self) -> RunwayApiStats:
+        """Counters of the emulated Runway API: creates received/accepted/paid/refunded/throttled, DELETEs
+        (cancels, deletions, not found), credits."""
+        return self.state.runway_api.stats()
+
+    def runway_api_tasks(self) -> list[RunwayApiTaskSnapshot]:
+        """Every Runway API task (status, cost, refund, throttling, frame size)."""
+        return self.state.runway_api.tasks()
+
+    def set_runway_api_credits(self, balance: int) -> None:
+        """Set the emulated Runway organisation's credit balance."""
+        self.state.runway_api.set_credits(balance)
 
     def url(self, path: str) -> str:
         """Absolute URL of ``path`` on the emulator."""

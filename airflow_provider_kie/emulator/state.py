@@ -44,6 +44,7 @@ from airflow_provider_kie.emulator.models import (
 )
 from airflow_provider_kie.emulator.payloads import callback_payload
 from airflow_provider_kie.emulator.render import MediaExt, MediaRenderer, RenderJob
+from airflow_provider_kie.emulator.runway_api_state import RunwayApiState
 from airflow_provider_kie.emulator.state_veo import VeoUpgrades
 from airflow_provider_kie.emulator.validation import (
     AlephGenerateRequest,
@@ -88,6 +89,8 @@ class EmulatorState(VeoUpgrades):
         self.media = MediaRenderer()
         self._last_stamp = 0  # of Market task ids
         self._init_account()
+        #: Runway's own developer API (``/runway-api``): its organisation, on this state's clock and faults.
+        self.runway_api = RunwayApiState(self)
 
     def _init_account(self) -> None:
         self._offset = 0.0
@@ -178,6 +181,7 @@ class EmulatorState(VeoUpgrades):
             self._epoch += 1
             self._init_account()
             self.faults.replace(self.config.faults, seed=self.config.seed)
+        self.runway_api.reset()
 
     # ------------------------------------------------------------------ counters fed by the HTTP layer
 

@@ -13,7 +13,10 @@ Steps scripted into a transport, one per request (the last one repeats):
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -85,12 +88,23 @@ def api_key() -> str:
 def sleeps(mocker: Any) -> list[float]:
     """Every sleep the clients ask for, in order; nothing actually waits (sync and async alike)."""
     asked: list[float] = []
+    # The patch replaces time.sleep / asyncio.sleep module-wide: an emulator serving in this process (another
+    # test module's, on its own thread and event loop) must keep really sleeping, and its sleeps are not
+    # the client's. Only the test's own thread is faked and recorded.
+    test_thread = threading.get_ident()
+    real_sleep, real_async_sleep = time.sleep, asyncio.sleep
 
     def fake_sleep(seconds: float) -> None:
+        if threading.get_ident() != test_thread:
+            real_sleep(seconds)
+            return
         asked.append(seconds)
 
-    async def fake_async_sleep(seconds: float, *args: Any) -> None:
+    async def fake_async_sleep(seconds: float, *args: Any) -> Any:
+        if threading.get_ident() != test_thread:
+            return await real_async_sleep(seconds, *args)
         asked.append(seconds)
+        return args[0] if args else None
 
     mocker.patch("airflow_provider_kie.client.sync_client.time.sleep", new=fake_sleep)
     mocker.patch("airflow_provider_kie.client.async_client.asyncio.sleep", new=fake_async_sleep)
