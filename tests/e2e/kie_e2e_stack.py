@@ -486,6 +486,16 @@ class AirflowStack:
             interval=1,
             on_timeout=self.diagnostics,
         )
+        self._authenticate()
+
+    def _authenticate(self) -> None:
+        """A bearer token for the REST API. Airflow 3.3's simple auth manager lets every request in as admin
+        when ``simple_auth_manager_all_admins`` is on; 3.1 and 3.2 still want a token, which their
+        ``GET /auth/token`` hands out without credentials in that mode."""
+        assert self.api is not None
+        answer = httpx.get(f"http://127.0.0.1:{self.api_port}/auth/token", timeout=30, trust_env=False)
+        if answer.status_code in (200, 201):
+            self.api.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
 
     def _start_emulator(self) -> None:
         log = self.component_logs / "emulator.log"

@@ -18,10 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow import __version__ as airflow_version
 
 from .kie_e2e_stack import AirflowStack, EmulatorControl
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    # What a new user met in Airflow 3.3's web UI (issue 15); 3.1's UI differs (login flow, list layout).
+    pytest.mark.skipif(
+        tuple(int(part) for part in airflow_version.split(".")[:2]) < (3, 3),
+        reason="checks Airflow 3.3's connection UI",
+    ),
+]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "output" / "screenshots"
 
