@@ -30,6 +30,13 @@ MIN_CREDITS_HELP = (
     "min_credits wins."
 )
 
+#: The same floor on a ``runway`` connection, against the organisation's balance.
+RUNWAY_MIN_CREDITS_HELP = (
+    "Fail a generation task before any paid create when the Runway credit balance is below this (checked "
+    "with Runway's free organization call, shared for 30 s per worker). Empty or 0: no check. An "
+    "operator's min_credits wins."
+)
+
 KIE_CONN_FIELDS: dict[str, Any] = {
     "upload_base_url": {
         "label": "Upload base URL",
@@ -49,6 +56,34 @@ KIE_CONN_FIELDS: dict[str, Any] = {
 }
 
 
+#: The ``runway`` connection form: Runway's own API (https://api.dev.runwayml.com), the second backend.
+RUNWAY_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["login", "schema", "port"],
+    "relabeling": {"password": "API secret", "host": "API base URL"},
+    "placeholders": {
+        "password": "your Runway API key (key_..., https://dev.runwayml.com)",
+        "host": "https://api.dev.runwayml.com",
+        "api_version": "2024-11-06",
+        "timeout": "30",
+        "min_credits": "e.g. 500; empty for no check",
+    },
+}
+
+RUNWAY_CONN_FIELDS: dict[str, Any] = {
+    "api_version": {
+        "label": "API version",
+        "description": "Sent as the X-Runway-Version header. Default 2024-11-06.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "timeout": KIE_CONN_FIELDS["timeout"],
+    "min_credits": {
+        "label": "Minimum credits",
+        "description": RUNWAY_MIN_CREDITS_HELP,
+        "schema": {"type": ["number", "null"], "minimum": 0},
+    },
+}
+
+
 def get_provider_info() -> dict[str, Any]:
     """Describe the provider to Airflow's providers manager."""
     return {
@@ -63,7 +98,12 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": [{"integration-name": "KIE", "python-modules": ["airflow_provider_kie.hooks.kie"]}],
+        "hooks": [
+            {
+                "integration-name": "KIE",
+                "python-modules": ["airflow_provider_kie.hooks.kie", "airflow_provider_kie.hooks.runway"],
+            }
+        ],
         "operators": [
             {
                 "integration-name": "KIE",
@@ -89,6 +129,13 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "KIE",
                 "ui-field-behaviour": KIE_UI_FIELD_BEHAVIOUR,
                 "conn-fields": KIE_CONN_FIELDS,
-            }
+            },
+            {
+                "connection-type": "runway",
+                "hook-class-name": "airflow_provider_kie.hooks.runway.RunwayHook",
+                "hook-name": "Runway API",
+                "ui-field-behaviour": RUNWAY_UI_FIELD_BEHAVIOUR,
+                "conn-fields": RUNWAY_CONN_FIELDS,
+            },
         ],
     }

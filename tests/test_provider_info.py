@@ -48,8 +48,9 @@ def test_every_listed_module_and_class_imports():
 
 
 def test_kie_connection_type_form():
-    (conn,) = get_provider_info()["connection-types"]
-    assert conn["connection-type"] == "kie"
+    types = {c["connection-type"]: c for c in get_provider_info()["connection-types"]}
+    assert sorted(types) == ["kie", "runway"]
+    conn = types["kie"]
     assert conn["ui-field-behaviour"]["relabeling"]["password"] == "API key"
     assert conn["ui-field-behaviour"]["placeholders"]["host"] == "https://api.kie.ai"
     assert "upload_base_url" in conn["conn-fields"]

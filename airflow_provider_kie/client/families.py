@@ -30,7 +30,11 @@ from airflow_provider_kie.client.models import (
     RunwayGenerateRequest,
 )
 from airflow_provider_kie.client.records import TaskKind
-from airflow_provider_kie.client.sync_client import KieClient
+from airflow_provider_kie.client.runway_api.requests import (
+    RunwayImageToVideoRequest,
+    RunwayTextToVideoRequest,
+    RunwayVideoToVideoRequest,
+)
 from airflow_provider_kie.client.veo import VeoExtendRequest, VeoGenerateRequest
 
 __all__ = [
@@ -39,6 +43,9 @@ __all__ = [
     "HAILUO",
     "KLING",
     "MARKET_JOB",
+    "RUNWAY_API_IMAGE_TO_VIDEO",
+    "RUNWAY_API_TEXT_TO_VIDEO",
+    "RUNWAY_API_VIDEO_TO_VIDEO",
     "RUNWAY_EXTEND",
     "RUNWAY_GENERATE",
     "SEEDANCE",
@@ -59,13 +66,15 @@ class Family(Generic[R]):
 
     :param name: how logs and errors name it ("Runway generate").
     :param request: the request model; building it is the validation step.
-    :param submit: sends a validated request; returns KIE's task id (a paid call: never retried blindly).
+    :param submit: sends a validated request through the backend's client (a ``KieClient``, or a
+        ``RunwayClient`` for the Runway API families); returns the task id (a paid call: never retried
+        blindly). The client is typed ``Any`` because the two backends' clients share no base class.
     :param kind: the status endpoint that reads its tasks.
     """
 
     name: str
     request: type[R]
-    submit: Callable[[KieClient, R], str]
+    submit: Callable[[Any, R], str]
     kind: TaskKind
 
     def build(self, fields: dict[str, Any]) -> R:
@@ -90,6 +99,28 @@ ALEPH_GENERATE = Family(
     AlephGenerateRequest,
     lambda kie, request: kie.aleph_generate(request),
     TaskKind.ALEPH,
+)
+
+
+# Runway's own API (a ``runway`` connection): every endpoint is one ``create`` of the request, and every task
+# is read from ``/v1/tasks/{id}``. The request models name the backend and the allowed values in errors.
+RUNWAY_API_TEXT_TO_VIDEO = Family(
+    "Runway API text-to-video",
+    RunwayTextToVideoRequest,
+    lambda runway, request: runway.create(request),
+    TaskKind.RUNWAY_API,
+)
+RUNWAY_API_IMAGE_TO_VIDEO = Family(
+    "Runway API image-to-video",
+    RunwayImageToVideoRequest,
+    lambda runway, request: runway.create(request),
+    TaskKind.RUNWAY_API,
+)
+RUNWAY_API_VIDEO_TO_VIDEO = Family(
+    "Runway API video-to-video",
+    RunwayVideoToVideoRequest,
+    lambda runway, request: runway.create(request),
+    TaskKind.RUNWAY_API,
 )
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context, ObjectStoragePath
 
-    from airflow_provider_kie.hooks.kie import KieHook
+    from airflow_provider_kie.hooks.runway import GenerationHook
 
 __all__ = ["finish_clip", "record_from_event", "resolve_output", "store_clip"]
 
@@ -70,7 +70,7 @@ def _suffix(url: str | None, default: str) -> str:
 
 
 def store_clip(
-    hook: KieHook,
+    hook: GenerationHook,
     record: TaskRecord,
     output: ObjectStoragePath | None,
     name: str | None,
@@ -126,7 +126,7 @@ def store_clip(
 
 
 def finish_clip(
-    context: Context, task: Any, hook: KieHook, record: TaskRecord, *, refresh: bool = True
+    context: Context, task: Any, hook: GenerationHook, record: TaskRecord, *, refresh: bool = True
 ) -> ClipResult:
     """Store a finished clip for ``task`` (an operator or sensor with ``output_dir``/``output_name``).
 

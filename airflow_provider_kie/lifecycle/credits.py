@@ -37,7 +37,7 @@ from airflow_provider_kie.client import KieError
 if TYPE_CHECKING:
     import logging
 
-    from airflow_provider_kie.hooks.kie import KieHook
+    from airflow_provider_kie.hooks.runway import GenerationHook
 
 __all__ = ["CREDIT_CHECK_TTL", "BalanceCache", "check_credit_floor", "credit_floor"]
 
@@ -64,7 +64,9 @@ def credit_floor(name: str, value: Any) -> float | None:
     return floor or None
 
 
-def check_credit_floor(task: str, operator_floor: Any, hook: KieHook, log: logging.Logger | Any) -> None:
+def check_credit_floor(
+    task: str, operator_floor: Any, hook: GenerationHook, log: logging.Logger | Any
+) -> None:
     """Fail before a paid submit when the balance is below the floor; do nothing when no floor is set.
 
     The operator's ``min_credits`` wins over the connection's (``0`` on the operator turns a connection's
@@ -79,6 +81,8 @@ def check_credit_floor(task: str, operator_floor: Any, hook: KieHook, log: loggi
         floor, source = hook.settings.min_credits, f"from connection {hook.kie_conn_id!r}"
     if floor is None:
         return
+    # The same floor guards both backends; messages name the account the balance is read from.
+    service = "Runway API" if hook.conn_type == "runway" else "KIE"
     try:
         balance = SHARED_BALANCES.balance(
             hook.kie_conn_id, hook.settings.base_url, lambda: hook.get_conn().get_credits()
@@ -86,15 +90,15 @@ def check_credit_floor(task: str, operator_floor: Any, hook: KieHook, log: loggi
     except KieError as exc:
         # KieError messages are redacted by the client: no key reaches this message.
         raise AirflowException(
-            f"{task}: could not read the KIE credit balance to check min_credits {floor:g} ({source}): "
+            f"{task}: could not read the {service} credit balance to check min_credits {floor:g} ({source}): "
             f"{exc}. Not submitting a paid request without that check"
         ) from exc
     if balance < floor:
         raise AirflowFailException(
-            f"{task}: KIE credit balance {balance:g} is below min_credits {floor:g} ({source}); not "
-            "submitting a paid request. Top up the KIE account, or lower min_credits"
+            f"{task}: {service} credit balance {balance:g} is below min_credits {floor:g} ({source}); not "
+            f"submitting a paid request. Top up the {service} account, or lower min_credits"
         )
-    log.info("KIE credit balance %g is at or above min_credits %g (%s)", balance, floor, source)
+    log.info("%s credit balance %g is at or above min_credits %g (%s)", service, balance, floor, source)
 
 
 class BalanceCache:

@@ -60,6 +60,8 @@ from airflow_provider_kie.client import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_kie.hooks.runway import RunwayBackendClient
+
 __all__ = [
     "STATE_STORE_KEY",
     "SUBMIT_MARKER_KEY",
@@ -163,7 +165,7 @@ def submit_marker(context: Context, family: str) -> Iterator[None]:
 
 
 def earlier_task(
-    context: Context, client: KieClient, kind: TaskKind, log: logging.Logger | Any
+    context: Context, client: KieClient | RunwayBackendClient, kind: TaskKind, log: logging.Logger | Any
 ) -> TaskRecord | None:
     """The live or finished task an earlier try of this task instance submitted, if any.
 

@@ -16,9 +16,20 @@ Read :meth:`KieGenerationOperator.execute` and :meth:`KieGenerationOperator._run
                result file, return a typed result.
 
 A family is data: subclasses set ``family`` and say how their parameters map onto its request fields
-(:meth:`~KieGenerationOperator.request_fields`); none overrides a step. In blocking mode steps 3-6 are one
-loop that returns; in deferrable mode each wait leaves through ``self.defer(...)`` as the last statement of
-its branch, and the deferral callbacks re-enter the same loop.
+(:meth:`~KieGenerationOperator.request_fields`); none overrides a step.
+
+**Two backends, one lifecycle.** The hook is chosen by the type of the ``kie_conn_id`` connection: a
+``kie`` connection submits to KIE, a ``runway`` connection to Runway's own API
+(:mod:`airflow_provider_kie.hooks.runway`). An operator whose clip Runway's API can make says how
+(:meth:`~KieGenerationOperator.runway_api_request`: the Runway API family and its fields); every other
+operator fails on a ``runway`` connection before any request, naming the backend and what it offers. Why
+not separate operators: moving a clip between backends is then one argument (the connection), the DAG keeps
+its task ids, templates and downstream XCom shape, and the lifecycle (resume, submit marker, credit floor,
+waiting, storing) is not duplicated. Runway's API can also cancel: :meth:`~KieGenerationOperator.on_kill`
+does, there.
+
+In blocking mode steps 3-6 are one loop that returns; in deferrable mode each wait leaves through
+``self.defer(...)`` as the last statement of its branch, and the deferral callbacks re-enter the same loop.
 """
 
 from __future__ import annotations
@@ -47,6 +58,12 @@ from airflow_provider_kie.client import (
 from airflow_provider_kie.client.families import Family
 from airflow_provider_kie.exceptions import KieWaitException
 from airflow_provider_kie.hooks.kie import KieHook
+from airflow_provider_kie.hooks.runway import (
+    GenerationHook,
+    RunwayBackendClient,
+    RunwayHook,
+    generation_hook,
+)
 from airflow_provider_kie.lifecycle.completion import finish_clip, record_from_event
 from airflow_provider_kie.lifecycle.credits import check_credit_floor
 from airflow_provider_kie.lifecycle.durable import (
@@ -170,16 +187,64 @@ class KieGenerationOperator(BaseOperator):
         ObjectStoragePath: the lifecycle uploads it before the submit."""
 
     @cached_property
-    def hook(self) -> KieHook:
-        return KieHook(self.kie_conn_id)
+    def hook(self) -> GenerationHook:
+        """KIE's hook, or Runway's API's on a ``runway`` connection (a blocking lookup: worker only)."""
+        return generation_hook(self.kie_conn_id)
+
+    @property
+    def on_runway_api(self) -> bool:
+        """True when this task's connection is a ``runway`` one (Runway's own API is the backend)."""
+        return isinstance(self.hook, RunwayHook)
+
+    def runway_api_request(self) -> tuple[Family[Any], dict[str, Any]]:
+        """On a ``runway`` connection: the Runway API family this operator submits, and its request fields.
+
+        Operators whose clip Runway's API can make override this; the default refuses, before any request.
+        """
+        raise AirflowFailException(
+            f"{self.task_id}: {type(self).__name__} ({self.family.name}) is not offered by the Runway API "
+            f"backend (connection {self.kie_conn_id!r} is of type runway). On that backend use "
+            "RunwayGenerateOperator (text/image-to-video) or RunwayAlephOperator (video-to-video); for "
+            f"{self.family.name}, use a kie connection"
+        )
+
+    @cached_property
+    def backend_family(self) -> Family[Any]:
+        """The family this task submits: the operator's KIE ``family``, or its Runway API counterpart."""
+        return self.runway_api_request()[0] if self.on_runway_api else self.family
+
+    @property
+    def _backend(self) -> str:
+        return "Runway's API" if self.on_runway_api else "KIE"
+
+    @property
+    def _backend_prefix(self) -> str:
+        return "" if self.on_runway_api else "KIE "
+
+    def _runway_api_refusals(self) -> list[str]:
+        # Parameters of the shared base that Runway's API has no counterpart for: refused, not dropped,
+        # so a DAG author who relies on one learns it before paying.
+        refused = []
+        if self.callback_url:
+            refused.append("callback_url: not offered by the Runway API backend (it has no callbacks)")
+        if self.watermark:
+            refused.append("watermark: not offered by the Runway API backend (it adds no watermark)")
+        return refused
 
     # -- 1. validate ---------------------------------------------------------------------------------------
     def validate(self) -> KieRequest:
         """Step 1: the family's request from the rendered parameters, every rule checked; a failure (no
         retry) naming the parameter and the rule, before any request is sent."""
         optional_positive_seconds("poll_interval", self.poll_interval)
+        if self.on_runway_api:
+            refused = self._runway_api_refusals()
+            if refused:
+                raise AirflowFailException(f"{self.task_id}: " + "; ".join(refused))
+            family, fields = self.runway_api_request()
+        else:
+            family, fields = self.family, self.request_fields()
         try:
-            request: KieRequest = self.family.build(self.request_fields())
+            request: KieRequest = family.build(fields)
         except KieValidationError as exc:
             raise AirflowFailException(f"{self.task_id}: {exc.renamed(self.parameter_names)}") from None
         return request
@@ -192,7 +257,7 @@ class KieGenerationOperator(BaseOperator):
     # -- the flow ------------------------------------------------------------------------------------------
     def execute(self, context: Context) -> Result:
         request = self.validate()
-        earlier = earlier_task(context, self.hook.get_conn(), self.family.kind, self.log)  # 2. resume
+        earlier = earlier_task(context, self.hook.get_conn(), self.backend_family.kind, self.log)  # 2. resume
         if earlier is None:
             return self._run(context, LoadBackoff(), request)
         remember_task(context, earlier.task_id)
@@ -265,7 +330,7 @@ class KieGenerationOperator(BaseOperator):
     ) -> Result:
         """After a deferred wait for upgraded media: ask KIE again (the task itself has succeeded)."""
         self._upgrade_started_at = upgrade_started_at
-        record = self.hook.get_conn().get_task(kie_task_id, self.family.kind)
+        record = self.hook.get_conn().get_task(kie_task_id, self.backend_family.kind)
         return self._run(context, LoadBackoff.from_kwargs(**load), finished=record)
 
     # -- 3/4. submit once, remember the id -------------------------------------------------------------------
@@ -276,10 +341,11 @@ class KieGenerationOperator(BaseOperator):
         check_unfinished_submit(context, self.task_id, self.resubmit_on_unknown_outcome, self.log)
         check_credit_floor(self.task_id, self.min_credits, self.hook, self.log)
         try:
-            if request.pending_uploads():
+            # Only KIE uploads first; Runway API requests carry local files as data URIs (none pending).
+            if request.pending_uploads() and not isinstance(client, RunwayBackendClient):
                 request = client.upload_files(request, upload_folder(context, self.dag_id, self.task_id))
-            with submit_marker(context, self.family.name):  # kept while the outcome is unknown
-                task_id = self.family.submit(client, request)
+            with submit_marker(context, self.backend_family.name):  # kept while the outcome is unknown
+                task_id = self.backend_family.submit(client, request)
         except KieBusyError:
             raise
         except KieSubmitOutcomeUnknownError as exc:
@@ -292,9 +358,13 @@ class KieGenerationOperator(BaseOperator):
         except KieValidationError as exc:
             raise AirflowFailException(f"{self.task_id}: {exc}") from None
         except KieError as exc:
-            raise AirflowException(f"KIE refused the {self.family.name} submit: {exc}") from exc
-        self.log.info("Submitted KIE %s task %s", self.family.name, task_id)
+            raise AirflowException(
+                f"{self._backend} refused the {self.backend_family.name} submit: {exc}"
+            ) from exc
+        # The Runway API families' names already say their backend ("Runway API text-to-video").
+        self.log.info("Submitted %s task %s", self._backend_prefix + self.backend_family.name, task_id)
         remember_task(context, task_id)
+        self._kie_task_id = task_id  # for on_kill
         return task_id
 
     def _wait_out_load(self, load: LoadBackoff, reason: str, retry_after: float | None) -> LoadBackoff:
@@ -326,9 +396,10 @@ class KieGenerationOperator(BaseOperator):
         """The finished record (blocking), or a deferral to the trigger that ends in ``execute_complete``."""
         if not self.deferrable:
             try:
+                self._kie_task_id = task_id  # for on_kill (a reconnect sets it here)
                 return self.hook.get_conn().wait_for_task(
                     task_id,
-                    self.family.kind,
+                    self.backend_family.kind,
                     poll=PollPolicy(interval=self.poll_seconds, first_poll_after=first_poll_after),
                     timeout=self.timeout,
                     raise_on_failure=False,
@@ -342,7 +413,7 @@ class KieGenerationOperator(BaseOperator):
         self.defer(
             trigger=RunwayTaskTrigger(
                 kie_task_id=task_id,
-                kind=self.family.kind.value,
+                kind=self.backend_family.kind.value,
                 kie_conn_id=self.kie_conn_id,
                 poll_interval=self.poll_seconds,
                 deadline=time.time() + self.timeout,
@@ -371,7 +442,10 @@ class KieGenerationOperator(BaseOperator):
         started = getattr(self, "_upgrade_started_at", None) or time.time()
         while True:
             try:
-                step = self.upgraded_media(self.hook.get_conn(), record)
+                client = self.hook.get_conn()
+                if isinstance(client, RunwayBackendClient):  # only KIE families upgrade media
+                    return record
+                step = self.upgraded_media(client, record)
             except KieBusyError as exc:
                 # Asking again is free (the point of the upgrade protocol), so "busy" only means "later".
                 step = max(exc.retry_after or 0.0, 1.0)
@@ -399,13 +473,31 @@ class KieGenerationOperator(BaseOperator):
             )
 
     def _submitted(self, task_id: str) -> SubmittedResult:
-        return SubmittedResult(kie_task_id=task_id, kind=self.family.kind.value, state="submitted")
+        return SubmittedResult(kie_task_id=task_id, kind=self.backend_family.kind.value, state="submitted")
 
     def on_kill(self) -> None:
-        """KIE has no cancel endpoint: a killed task leaves its clip generating (and paid for) at KIE.
+        """Runway's API: cancel the task this try is waiting for. KIE has no cancel endpoint: a killed task
+        leaves its clip generating (and paid for) at KIE, and the next try reconnects to it through
+        ``task_state_store``.
 
-        The next try of this Airflow task reconnects to that clip through ``task_state_store``.
+        A cancelled Runway task reads ``CANCELLED`` (a failed task), so the next try submits afresh.
         """
+        task_id = getattr(self, "_kie_task_id", None)
+        hook = self.__dict__.get("hook")  # the hook this try built: never a connection lookup while killed
+        if isinstance(hook, RunwayHook):
+            if task_id is None:
+                self.log.info("Killed before any Runway API task was created: nothing to cancel")
+                return
+            try:
+                cancelled = hook.get_conn().cancel_task(task_id)
+            except KieError as exc:
+                self.log.warning("Could not cancel Runway API task %s: %s", task_id, exc)
+                return
+            self.log.warning(
+                "Cancelled Runway API task %s" if cancelled else "Runway API task %s was already gone",
+                task_id,
+            )
+            return
         self.log.warning(
             "KIE cannot cancel a submitted task; it keeps running at KIE and a retry reconnects to it"
         )

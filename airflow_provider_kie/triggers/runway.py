@@ -5,6 +5,11 @@ settings, an absolute deadline), looks the connection up asynchronously, polls t
 event loop shares among all waits on the same connection (:mod:`.shared`), never calls anything blocking in
 the event loop, and yields exactly one small event. Restarted from its serialized kwargs (triggerer restart,
 hand-over to another triggerer), it carries on against the same deadline.
+
+Tasks of Runway's own API (kind ``runway_api``, a ``runway`` connection) are read the same way through
+:class:`~airflow_provider_kie.hooks.runway.RunwayHook`'s async client; ``THROTTLED`` and ``PENDING`` are
+waits like KIE's queue states. That client is per wait, not shared: Runway asks for polls at most every 5 s
+per task, so there are few of them (sharing, as for KIE, is a later step).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from airflow_provider_kie.client import (
 )
 from airflow_provider_kie.client.polling import PollTracker
 from airflow_provider_kie.hooks.kie import KieHook
+from airflow_provider_kie.hooks.runway import AsyncRunwayBackendClient, RunwayHook
 from airflow_provider_kie.triggers.shared import MAX_POLLS_IN_FLIGHT, SharedClients, poll_slot
 
 __all__ = ["EVENT_KEYS", "MAX_POLLS_IN_FLIGHT", "RunwayTaskTrigger", "event_record"]
@@ -61,8 +67,10 @@ class RunwayTaskTrigger(BaseTrigger):
     """Poll one KIE task until it succeeds, fails, or the deadline passes.
 
     :param kie_task_id: the KIE task to wait for.
-    :param kind: ``runway`` (generate and extend tasks) or ``aleph``.
-    :param kie_conn_id: the ``kie`` connection.
+    :param kind: the task's status endpoint: ``runway`` (KIE's generate and extend tasks), ``aleph``,
+        ``jobs``, ``veo``, or ``runway_api`` (Runway's own API).
+    :param kie_conn_id: the ``kie`` connection (a ``runway`` one for ``runway_api`` tasks). Only its id is
+        kept: the key is looked up when the wait starts, so it is never in the serialized trigger.
     :param poll_interval: mean seconds between polls (jittered); ``None`` (the default) follows the task's
         phase at KIE with :class:`~airflow_provider_kie.client.PollPolicy`'s schedule.
     :param deadline: unix time after which a ``timeout`` event is sent; ``None`` waits for ever.
@@ -126,12 +134,18 @@ class RunwayTaskTrigger(BaseTrigger):
         )
 
     @asynccontextmanager
-    async def _client(self) -> AsyncIterator[AsyncKieClient]:
+    async def _client(self) -> AsyncIterator[AsyncKieClient | AsyncRunwayBackendClient]:
         """The loop's shared client for this connection, looked up without blocking the event loop.
 
         The connection is read for every wait, so a rotated key reaches the next wait that starts.
         """
         # The trigger owns backoff between polls, so the client itself does not retry.
+        if self.kind == TaskKind.RUNWAY_API.value:
+            runway = RunwayHook(self.kie_conn_id, retry=RetryPolicy.none())
+            runway_client = runway.async_client_for(await runway.aget_settings())
+            async with runway_client:
+                yield runway_client
+            return
         hook = KieHook(self.kie_conn_id, retry=RetryPolicy.none())
         settings = await hook.aget_settings()
         async with _clients.lease(settings, lambda: hook.async_client_for(settings)) as client:

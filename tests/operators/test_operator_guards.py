@@ -336,7 +336,7 @@ def test_a_bad_min_credits_extra_is_rejected(monkeypatch: Any, bad: Any) -> None
 
 
 def test_the_connection_form_has_the_min_credits_field() -> None:
-    (conn,) = get_provider_info()["connection-types"]
+    (conn,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == "kie"]
     field = conn["conn-fields"]["min_credits"]
     assert field["label"] == "Minimum credits"
     assert "paid submit" in field["description"]
