@@ -205,10 +205,12 @@ def test_triggerer_kill9_mid_wait_then_restart(
     )
 
 
-def test_task_killed_mid_submit_is_retried_and_paid_once(
+def test_task_killed_mid_submit_stops_the_retry_instead_of_paying_again(
     stack: AirflowStack, emu: EmulatorControl, runs, out: Path
 ) -> None:
-    """The submit hangs at KIE; the task process is killed -9; the retry submits once; paid once."""
+    """The submit hangs at KIE; the task process is killed -9 mid-request. The provider cannot know whether
+    KIE created (and charged for) a clip, so the retry finds the submit marker and fails clearly instead of
+    paying again (resubmit_on_unknown_outcome=True would accept that risk)."""
     emu.set_faults([{"kind": "delay", "endpoint": GENERATE, "method": "POST", "end_call": 1, "delay_s": 6}])
     run_id = one_clip(runs, out, DEFERRABLE, "A kite over a windy beach")
     wait_for(lambda: emu.calls(GENERATE) >= 1, 60, "the first submit to reach KIE", interval=0.1)
@@ -217,19 +219,20 @@ def test_task_killed_mid_submit_is_retried_and_paid_once(
     killed_at = time.monotonic()
 
     run = runs.wait(DEFERRABLE, run_id)
-    assert run["state"] == "success", stack.ti_states(DEFERRABLE, run_id)
+    assert run["state"] == "failed", stack.ti_states(DEFERRABLE, run_id)
     ti = stack.ti(DEFERRABLE, run_id, "generate")
-    assert (ti["state"], ti["try_number"]) == ("success", 2)
+    assert (ti["state"], ti["try_number"]) == ("failed", 2)
     first = stack.task_log(DEFERRABLE, run_id, "generate", attempt=1)
     second = stack.task_log(DEFERRABLE, run_id, "generate", attempt=2)
     assert "Submitted KIE" not in first and "signal" in first.lower(), first  # the kill is in the log
-    assert "Submitted KIE" in second
+    assert "Submitted KIE" not in second
+    assert "saved no KIE task id" in second and "resubmit_on_unknown_outcome" in second, second
     # The held request is answered (or dropped) delay_s after it arrived; only then is the count final.
     time.sleep(max(0.0, 6.5 - (time.monotonic() - killed_at)))
-    check_e2e_clip(stack, emu, DEFERRABLE, run_id, out)
     stats = emu.stats()
-    assert stats["submissions_received"] == 1, stats  # the killed try's request never reached the handler
+    assert stats["submissions_received"] <= 1 and stats["paid_submissions"] <= 1, stats  # never twice
     assert stats["faults_injected"] == {"delay": 1}, stats
+    assert partial_files(out) == []
 
 
 def test_task_killed_mid_wait_reconnects_to_saved_clip(
