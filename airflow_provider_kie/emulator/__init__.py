@@ -40,7 +40,8 @@ From Python (a background thread on a free port; returns once it answers)::
 ``EmulatorServer(config).start()`` / ``.stop()`` does the same without a ``with`` block. The handle
 (``RunningEmulator``) also has ``state``, ``config``, ``url(path)``, ``add_fault``, ``clear_faults``,
 ``reset()``, ``reconfigure(**changes)`` (new config + reset, no restart), ``stats()``, ``tasks()``,
-``callback_log()``, ``set_credits(n)``, ``advance_time(kie_seconds)``, ``set_market_outputs(model, n)`` and
+``callback_log()``, ``forge_callback(task_id, signature=...)``, ``replay_callback(task_id)`` (see Callback
+faults), ``set_credits(n)``, ``advance_time(kie_seconds)``, ``set_market_outputs(model, n)`` and
 ``media_bytes(url)`` (the bytes served at a media URL, to compare with a stored file;
 ``render.embedded_task_id`` reads the task id back from a clip). ``create_app(config)`` returns the bare ASGI
 app for any other server.
@@ -221,10 +222,43 @@ blindly retries ends up paying twice.
 | ``truncate`` | full ``Content-Length`` announced, ``fraction`` (0.5) of the body sent, connection closed |
 | ``moderation`` | tasks whose prompt has one of ``words`` (any if empty) fail after queueing, failCode 400 |
 | ``task_fail`` | accepted tasks fail at the end of generation (``fail_code`` 500, ``fail_msg``) |
+| ``callback_drop`` | the callback is never POSTed nor retried (lost after KIE's last retry) |
+| ``callback_duplicate`` | the callback is POSTed ``copies`` (2) times at once, each freshly signed |
+| ``callback_delay`` | the callback is POSTed ``after_s`` (60) KIE seconds after the task ended |
+| ``callback_replay`` | ``after_s`` (60) KIE seconds after its first POST, the same body and headers again |
+| ``callback_signature`` | bad headers (``signature``: ``wrong_key``, ``other_task``, ``stale``...) |
+
+``every=N`` (any kind) hits only calls ``start_call``, ``start_call + N``...: ``every=3`` is exactly a third,
+without randomness.
 
 Change faults at any time: ``emu.set_faults(...)`` / ``add_fault`` / ``clear_faults`` from Python, or ``POST
 /_emulator/faults`` with ``{"rules": [{"kind": "delay", "endpoint": "/api/v1/chat/credit", "delay_s": 30}],
 "seed": 7}`` (``"append": true`` to add), ``GET`` / ``DELETE /_emulator/faults``.
+
+## Callback faults
+
+The ``callback_*`` kinds spoil the callbacks sent when a task (or a Veo 4K upgrade) with a ``callBackUrl``
+ends. Their ``endpoint`` matches the *callback URL's path* (``"*"``, ``"/kie/callback*"``), and their calls
+are callbacks, counted once when each falls due (retries and extra POSTs are not calls), so ``FaultRule(
+"callback_drop", every=3)`` drops exactly the 1st, 4th, 7th... callback and ``probability=1/3`` with a seed
+drops a reproducible third. Several callback rules combine on one callback (delayed, duplicated and wrongly
+signed at once; one rule per kind; a drop wins). ``after_s`` is KIE time (scaled, moved by ``advance_time``).
+The body is always KIE's body for the family; only headers and timing are spoiled. Retries keep the signature
+fault; duplicates, replays and forged POSTs are never retried. Signature modes: ``wrong_key`` (fresh
+timestamp, another key), ``other_task`` (the genuine timestamp/signature pair of the last other task's
+callback, else one made for an invented task id), ``stale`` / ``future`` (right key, timestamp one hour off),
+``unsigned`` (no signature headers). Without ``webhook_hmac_key`` the spoiled signatures use a stand-in key.
+
+On demand: ``emu.forge_callback(task_id, signature="stale")`` POSTs the task's callback body now, whatever its
+state (``signature=None`` signs it correctly: a genuine-looking callback ahead of KIE's);
+``emu.replay_callback(task_id)`` re-sends the last callback sent for the task, same body and headers. Both are
+sent once, never retried.
+
+Every outcome is logged and counted: ``CallbackAttempt.faults`` labels what shaped each POST
+(``callback_delay``, ``callback_duplicate``, ``callback_replay``, ``callback_forged``,
+``callback_signature:<mode>``); dropped callbacks are logged with ``sent=False`` and ``faults=
+("callback_drop",)``; ``EmulatorStats.callbacks_dropped`` counts them (they are not attempts) and
+``callbacks_by_fault`` counts POSTs (and drops) per label. ``faults_injected`` counts decisions per kind.
 
 ## Admin endpoints (``/_emulator``, no API key; never faulted or counted)
 
@@ -233,7 +267,9 @@ Change faults at any time: ``emu.set_faults(...)`` / ``add_fault`` / ``clear_fau
 | ``GET /_emulator/health`` | liveness |
 | ``GET /_emulator/stats`` | counters: submissions, calls per endpoint, credits, faults, callbacks (below) |
 | ``GET /_emulator/tasks[/{id}]`` | tasks with state, cost, refund flag, parent, prompt |
-| ``GET /_emulator/callbacks`` | every callback attempt with payload, headers and outcome |
+| ``GET /_emulator/callbacks`` | every callback attempt with payload, headers, outcome, ``faults``, ``sent`` |
+| ``POST /_emulator/callbacks/forge`` | ``{"task_id", "signature": mode or null, "url"?}``: forge one now |
+| ``POST /_emulator/callbacks/replay`` | ``{"task_id"}``: the last callback of the task again, same headers |
 | ``GET/POST/DELETE /_emulator/faults`` | read / replace (or append) / clear fault rules |
 | ``POST /_emulator/reset`` | forget tasks, uploads, links, counters; credits and faults back to the config |
 | ``POST /_emulator/credits`` | ``{"balance": n}`` |
@@ -247,8 +283,9 @@ Change faults at any time: ``emu.set_faults(...)`` / ``add_fault`` / ``clear_fau
 ``_accepted`` / ``_rejected`` and ``rejections_by_code``, ``paid_submissions`` (accepted, charged, not
 refunded) and ``refunded_submissions``, ``accepted_by_kind``, ``credits_balance`` / ``_charged`` /
 ``_refunded`` / ``_spent``, ``calls_by_endpoint``, ``faults_injected``, ``rate_limited``,
-``callbacks_attempted`` / ``_delivered`` / ``_failed``, ``tasks_by_state``, ``uploads`` and
-``download_links``. "Exactly one paid submission" is ``emu.stats().paid_submissions == 1``.
+``callbacks_attempted`` / ``_delivered`` / ``_failed`` / ``_dropped``, ``callbacks_by_fault``,
+``tasks_by_state``, ``uploads`` and ``download_links``. "Exactly one paid submission" is
+``emu.stats().paid_submissions == 1``.
 
 Anyone who can reach the port can drive the control plane: keep the emulator on loopback or a test network.
 """
@@ -261,7 +298,7 @@ from airflow_provider_kie.emulator.config import (
     PhaseTimeline,
     SubmissionKind,
 )
-from airflow_provider_kie.emulator.faults import FaultKind, FaultRule, FaultTiming
+from airflow_provider_kie.emulator.faults import FaultKind, FaultRule, FaultTiming, SignatureFault
 from airflow_provider_kie.emulator.models import CallbackAttempt, EmulatorStats, TaskPhase, TaskSnapshot
 from airflow_provider_kie.emulator.runway_api_config import RunwayApiConfig
 from airflow_provider_kie.emulator.runway_api_state import RunwayApiStats, RunwayApiTaskSnapshot
@@ -285,6 +322,7 @@ __all__ = [
     "RunwayApiConfig",
     "RunwayApiStats",
     "RunwayApiTaskSnapshot",
+    "SignatureFault",
     "SubmissionKind",
     "TaskPhase",
     "TaskSnapshot",

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from airflow_provider_kie.emulator.config import SubmissionKind
 from airflow_provider_kie.emulator.dimensions import ClipShape, clip_shape, frame_size
+from airflow_provider_kie.emulator.faults import FaultRule
 
 
 class TaskPhase(str, enum.Enum):
@@ -262,6 +263,15 @@ class CallbackJob:
     attempt: int = field(compare=False, default=1)
     #: Account generation the job belongs to; attempts finishing after a reset are not logged.
     epoch: int = field(compare=False, default=0)
+    #: Callback fault rules that hit this callback; ``None`` until decided, when it first falls due.
+    faults: tuple[FaultRule, ...] | None = field(compare=False, default=None)
+    #: Why this POST exists: ``callback`` (KIE's own, retries included), ``duplicate``, ``replay`` or
+    #: ``forged``.
+    role: str = field(compare=False, default="callback")
+    #: Headers sent verbatim instead of fresh ones (a replay re-sends the old timestamp and signature).
+    headers: dict[str, str] | None = field(compare=False, default=None)
+    #: Whether a failed POST is retried on KIE's schedule (only KIE's own callback is).
+    retry: bool = field(compare=False, default=True)
 
 
 @dataclass(frozen=True)
@@ -300,6 +310,11 @@ class CallbackAttempt:
     error: str | None
     payload: dict[str, Any]
     headers: dict[str, str]
+    #: Callback faults that shaped this attempt (``callback_drop``, ``callback_duplicate``,
+    #: ``callback_delay``, ``callback_replay``, ``callback_signature:<mode>``); empty for a faithful one.
+    faults: tuple[str, ...] = ()
+    #: Whether a request left the emulator (False for dropped callbacks and hosts outside the allow-list).
+    sent: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -328,6 +343,11 @@ class EmulatorStats:
         callbacks_delivered: Callback POSTs answered with a 2xx.
         callbacks_failed: Callback POSTs that failed, timed out, answered non-2xx or were refused by the
             host filter.
+        callbacks_dropped: Callbacks a ``callback_drop`` fault suppressed (never POSTed; not in the counters
+            above).
+        callbacks_by_fault: Callback POSTs (and suppressions) by the fault that shaped them, e.g.
+            ``{"callback_duplicate": 2, "callback_signature:stale": 1}``; a POST shaped by two faults counts
+            under both.
         tasks_by_state: Current lifecycle state of every task.
         uploads: Files accepted by the upload host.
         download_links: Links minted by ``common/download-url``.
@@ -355,6 +375,8 @@ class EmulatorStats:
     uploads: int
     download_links: int
     upgrades: dict[str, int] = field(default_factory=dict)
+    callbacks_dropped: int = 0
+    callbacks_by_fault: dict[str, int] = field(default_factory=dict)
 
     @property
     def credits_spent(self) -> int:

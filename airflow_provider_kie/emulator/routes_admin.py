@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from airflow_provider_kie.emulator.faults import FaultRule
+from airflow_provider_kie.emulator.faults import FaultRule, SignatureFault
 from airflow_provider_kie.emulator.market_catalogue import CATALOGUE
 from airflow_provider_kie.emulator.market_rules import MarketModel
 from airflow_provider_kie.emulator.state import EmulatorState
@@ -120,6 +120,38 @@ def build_admin_router(state: EmulatorState) -> APIRouter:
     async def callbacks() -> list[dict[str, Any]]:
         """Every callback attempt (payload, headers, outcome)."""
         return [attempt.to_dict() for attempt in state.callback_log()]
+
+    @router.post("/callbacks/forge")
+    async def forge_callback(request: Request) -> JSONResponse:
+        """POST a task's callback body now with spoiled headers: ``{"task_id": "...", "signature":
+        "wrong_key" | "other_task" | "stale" | "future" | "unsigned" | null, "url": optional}``."""
+        try:
+            body = await _json(request)
+            if not isinstance(body, dict) or not isinstance(body.get("task_id"), str):
+                raise ValueError("task_id must be a task id")
+            unknown = set(body) - {"task_id", "signature", "url"}
+            if unknown:
+                raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
+            url = body.get("url")
+            if url is not None and not isinstance(url, str):
+                raise ValueError("url must be a string")
+            signature = body.get("signature", SignatureFault.WRONG_KEY.value)
+            state.forge_callback(body["task_id"], signature=signature, url=url)
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        return JSONResponse({"task_id": body["task_id"], "signature": signature, "status": "queued"})
+
+    @router.post("/callbacks/replay")
+    async def replay_callback(request: Request) -> JSONResponse:
+        """POST the last callback sent for a task again now, same body and headers: ``{"task_id": "..."}``."""
+        try:
+            body = await _json(request)
+            if not isinstance(body, dict) or not isinstance(body.get("task_id"), str):
+                raise ValueError("task_id must be a task id")
+            replayed = state.replay_callback(body["task_id"])
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        return JSONResponse({"status": "queued", "replaying": replayed.to_dict()})
 
     @router.get("/faults")
     async def get_faults() -> dict[str, Any]:

@@ -17,7 +17,7 @@ import uvicorn
 
 from airflow_provider_kie.emulator.app import create_app
 from airflow_provider_kie.emulator.config import DEFAULT_HOST, UPLOAD_HOST_PREFIX, EmulatorConfig
-from airflow_provider_kie.emulator.faults import FaultRule
+from airflow_provider_kie.emulator.faults import FaultRule, SignatureFault
 from airflow_provider_kie.emulator.models import CallbackAttempt, EmulatorStats, TaskSnapshot
 from airflow_provider_kie.emulator.routes_media import MEDIA_PATH, media_ext
 from airflow_provider_kie.emulator.runway_api_config import (
@@ -159,6 +159,21 @@ class RunningEmulator:
     def callback_log(self) -> list[CallbackAttempt]:
         """Every callback attempt."""
         return self.state.callback_log()
+
+    def forge_callback(
+        self, task_id: str, *, signature: SignatureFault | str | None = "wrong_key", url: str | None = None
+    ) -> None:
+        """POST ``task_id``'s callback body now (whatever its state) with spoiled headers: ``signature`` is a
+        :class:`SignatureFault` (``"wrong_key"``, ``"other_task"``, ``"stale"``, ``"future"``,
+        ``"unsigned"``) or ``None`` for a correctly signed one. Sent once to ``url`` (default: the task's
+        ``callBackUrl``), logged with the fault ``callback_forged``. Example: ``emu.forge_callback(task_id,
+        signature="stale")``."""
+        self.state.forge_callback(task_id, signature=signature, url=url)
+
+    def replay_callback(self, task_id: str) -> CallbackAttempt:
+        """POST the last callback sent for ``task_id`` again now, same body and headers (old timestamp and
+        signature); returns the attempt replayed. Logged with the fault ``callback_replay``."""
+        return self.state.replay_callback(task_id)
 
     def set_credits(self, balance: int) -> None:
         """Set the credit balance."""

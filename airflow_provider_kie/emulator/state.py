@@ -16,6 +16,8 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
 
 from airflow_provider_kie.emulator.config import EmulatorConfig, Family, SubmissionKind
 from airflow_provider_kie.emulator.dimensions import clip_shape
@@ -30,7 +32,7 @@ from airflow_provider_kie.emulator.errors import (
     KieRefusal,
     validation_error,
 )
-from airflow_provider_kie.emulator.faults import FaultKind, FaultPlan, FaultRule
+from airflow_provider_kie.emulator.faults import FaultKind, FaultPlan, FaultRule, SignatureFault
 from airflow_provider_kie.emulator.models import (
     CallbackAttempt,
     CallbackJob,
@@ -118,6 +120,11 @@ class EmulatorState(VeoUpgrades):
         self._callbacks_attempted = 0
         self._callbacks_delivered = 0
         self._callbacks_failed = 0
+        self._callbacks_dropped = 0
+        self._callbacks_by_fault: Counter[str] = Counter()
+        # Headers of the latest genuinely signed callbacks of two distinct tasks: what a ``other_task``
+        # signature fault copies onto another task's callback.
+        self._genuine_signatures: list[tuple[str, dict[str, str]]] = []
         self._market_outputs: dict[str, int] = {}
         # Veo upgrades not yet settled: (ready_at, seq, task id, variant).
         self._pending_upgrades: list[tuple[float, int, str, str]] = []
@@ -567,6 +574,8 @@ class EmulatorState(VeoUpgrades):
                 callbacks_attempted=self._callbacks_attempted,
                 callbacks_delivered=self._callbacks_delivered,
                 callbacks_failed=self._callbacks_failed,
+                callbacks_dropped=self._callbacks_dropped,
+                callbacks_by_fault=dict(self._callbacks_by_fault),
                 tasks_by_state=dict(by_state),
                 uploads=self._upload_count,
                 download_links=self._link_count,
@@ -656,14 +665,150 @@ class EmulatorState(VeoUpgrades):
     # ------------------------------------------------------------------ callbacks
 
     def take_due_callbacks(self) -> list[CallbackJob]:
-        """Remove and return the callbacks due by now (the dispatcher POSTs them)."""
+        """Remove and return the callbacks due by now (the dispatcher POSTs them).
+
+        A callback's faults are decided when it first falls due: dropped ones are logged and never
+        returned, delayed ones go back to the queue, duplicated ones come with their copies.
+        """
         with self._lock:
             now = self.now()
             self._settle(now)
             due: list[CallbackJob] = []
             while self._callback_queue and self._callback_queue[0].due_at <= now:
-                due.append(heapq.heappop(self._callback_queue))
+                job = heapq.heappop(self._callback_queue)
+                if job.faults is None:
+                    due.extend(self._apply_callback_faults(job))
+                else:
+                    due.append(job)
             return due
+
+    def _apply_callback_faults(self, job: CallbackJob) -> list[CallbackJob]:
+        """Decide (once) which callback faults hit ``job``; return the POSTs due now (under the lock)."""
+        rules = self.faults.pick_callback_faults(urlsplit(job.url).path)
+        job.faults = rules
+        kinds = {rule.kind: rule for rule in rules}
+        for kind in kinds:
+            self._faults_injected[kind.value] += 1
+        if FaultKind.CALLBACK_DROP in kinds:
+            label = FaultKind.CALLBACK_DROP.value
+            self._callbacks_dropped += 1
+            self._callbacks_by_fault[label] += 1
+            self._callback_log.append(
+                CallbackAttempt(
+                    task_id=job.task_id,
+                    url=job.url,
+                    attempt=job.attempt,
+                    at=time.time(),
+                    ok=False,
+                    status_code=None,
+                    error="dropped by a callback_drop fault: never sent, never retried",
+                    payload=job.payload,
+                    headers={},
+                    faults=(label,),
+                    sent=False,
+                )
+            )
+            return []
+        posts = [job]
+        duplicate = kinds.get(FaultKind.CALLBACK_DUPLICATE)
+        if duplicate is not None:
+            for _ in range(duplicate.copies - 1):
+                self._seq += 1
+                posts.append(replace(job, seq=self._seq, role="duplicate", retry=False))
+        delay = kinds.get(FaultKind.CALLBACK_DELAY)
+        if delay is not None and delay.after_s > 0:
+            for post in posts:  # back to the queue, copies too; decided, so they are not faulted again
+                post.due_at += self.config.scaled(delay.after_s)
+                heapq.heappush(self._callback_queue, post)
+            return []
+        return posts
+
+    def forge_callback(
+        self, task_id: str, *, signature: SignatureFault | str | None = None, url: str | None = None
+    ) -> None:
+        """POST ``task_id``'s callback body now, to ``url`` (default: the task's ``callBackUrl``), whatever
+        the task's state: what a forger who knows the body shape could send. ``signature`` spoils its headers
+        like a ``callback_signature`` fault; ``None`` signs it correctly (a genuine-looking callback that
+        arrives before KIE's). Sent once, never retried, logged with the fault ``callback_forged``.
+
+        Raises:
+            ValueError: ``task_id`` is unknown or has no callback URL and none is given.
+        """
+        mode = None if signature is None else SignatureFault(signature)
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None:
+                raise ValueError(f"task_id {task_id!r}: no such task")
+            target = url or task.spec.callback_url
+            if not target:
+                raise ValueError(f"task_id {task_id!r} has no callBackUrl; give url")
+            faults = () if mode is None else (FaultRule(FaultKind.CALLBACK_SIGNATURE, signature=mode),)
+            self._seq += 1
+            heapq.heappush(
+                self._callback_queue,
+                CallbackJob(
+                    self.now(),
+                    self._seq,
+                    task_id,
+                    target,
+                    callback_payload(task),
+                    epoch=self._epoch,
+                    faults=faults,
+                    role="forged",
+                    retry=False,
+                ),
+            )
+
+    def replay_callback(self, task_id: str) -> CallbackAttempt:
+        """POST the last callback sent for ``task_id`` again now, with the very same URL, body and headers
+        (its old timestamp and signature), once, never retried; return the attempt being replayed.
+
+        Raises:
+            ValueError: no callback of ``task_id`` has been sent yet.
+        """
+        with self._lock:
+            sent = [a for a in self._callback_log if a.task_id == task_id and a.sent]
+            if not sent:
+                raise ValueError(f"task_id {task_id!r}: no callback sent yet, nothing to replay")
+            original = sent[-1]
+            self._queue_replay(task_id, original.url, original.payload, original.headers, delay_s=0.0)
+            return original
+
+    def _queue_replay(
+        self,
+        task_id: str,
+        url: str,
+        payload: dict[str, Any],
+        headers: dict[str, str],
+        *,
+        delay_s: float,
+        faults: tuple[FaultRule, ...] = (),
+    ) -> None:
+        self._seq += 1
+        heapq.heappush(
+            self._callback_queue,
+            CallbackJob(
+                self.now() + delay_s,
+                self._seq,
+                task_id,
+                url,
+                payload,
+                epoch=self._epoch,
+                faults=faults,
+                role="replay",
+                headers=dict(headers),
+                retry=False,
+            ),
+        )
+
+    def borrowed_signature(self, task_id: str) -> dict[str, str] | None:
+        """The signature headers of the latest genuinely signed callback of a task other than ``task_id``,
+        or ``None`` (for ``other_task`` signature faults)."""
+        with self._lock:
+            for other, headers in reversed(self._genuine_signatures):
+                if other != task_id:
+                    return dict(headers)
+            return None
 
     def seconds_until_next_callback(self) -> float | None:
         """Real seconds until the next callback or task completion is due, or ``None`` when nothing is
@@ -685,9 +830,13 @@ class EmulatorState(VeoUpgrades):
         error: str | None,
         headers: dict[str, str],
         retry: bool,
+        faults: tuple[str, ...] = (),
+        sent: bool = True,
     ) -> None:
-        """Log one attempt; when it failed and ``retry`` allows, schedule the next one (KIE retries 3
-        times)."""
+        """Log one attempt; when it failed and both ``retry`` and the job allow, schedule the next one (KIE
+        retries 3 times). ``faults`` labels the callback faults that shaped it; ``sent`` is False when no
+        request left the emulator. The first POST of a callback hit by ``callback_replay`` schedules its
+        replay."""
         with self._lock:
             if job.epoch != self._epoch:
                 return  # delivered across a reset: it belongs to a run nobody is looking at any more
@@ -696,6 +845,23 @@ class EmulatorState(VeoUpgrades):
                 self._callbacks_delivered += 1
             else:
                 self._callbacks_failed += 1
+            self._callbacks_by_fault.update(faults)
+            spoiled = any(r.kind is FaultKind.CALLBACK_SIGNATURE for r in job.faults or ())
+            genuine = job.role in ("callback", "duplicate") and job.headers is None and not spoiled
+            if sent and genuine and "X-Webhook-Signature" in headers:
+                others = [entry for entry in self._genuine_signatures if entry[0] != job.task_id]
+                self._genuine_signatures = [*others[-1:], (job.task_id, dict(headers))]
+            replay = next((rule for rule in job.faults or () if rule.kind is FaultKind.CALLBACK_REPLAY), None)
+            if replay is not None and sent and job.role == "callback" and job.attempt == 1:
+                signature = tuple(r for r in job.faults or () if r.kind is FaultKind.CALLBACK_SIGNATURE)
+                self._queue_replay(
+                    job.task_id,
+                    job.url,
+                    job.payload,
+                    headers,
+                    delay_s=self.config.scaled(replay.after_s),
+                    faults=(replay, *signature),
+                )
             self._callback_log.append(
                 CallbackAttempt(
                     task_id=job.task_id,
@@ -707,10 +873,12 @@ class EmulatorState(VeoUpgrades):
                     error=error,
                     payload=job.payload,
                     headers=headers,
+                    faults=faults,
+                    sent=sent,
                 )
             )
             delays = self.config.callback_retry_delays_s
-            if not ok and retry and job.attempt <= len(delays):
+            if not ok and retry and job.retry and job.attempt <= len(delays):
                 self._seq += 1
                 heapq.heappush(
                     self._callback_queue,
@@ -722,6 +890,7 @@ class EmulatorState(VeoUpgrades):
                         job.payload,
                         job.attempt + 1,
                         job.epoch,
+                        faults=job.faults,
                     ),
                 )
 

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_kie.emulator import FaultKind, FaultRule
+from airflow_provider_kie.emulator import FaultKind, FaultRule, SignatureFault
+from airflow_provider_kie.emulator.faults import CALLBACK_FAULT_KINDS
 from airflow_provider_kie.emulator.server import RunningEmulator
 
 GENERATE = "/api/v1/runway/generate"
@@ -258,3 +259,57 @@ def test_fault_rule_validation() -> None:
     rule = FaultRule("moderation", words=("A", "b"), method="post")
     assert FaultRule.from_dict(rule.to_dict()) == rule
     assert rule.words == ("a", "b") and rule.method == "POST"
+
+
+def test_every_nth_call(api: httpx.Client, emu: RunningEmulator) -> None:
+    emu.set_faults(FaultRule("server_error", endpoint=CREDIT, start_call=2, every=3))
+    statuses = [api.get(CREDIT).status_code for _ in range(8)]
+    assert statuses == [200, 500, 200, 200, 500, 200, 200, 500]
+
+
+def test_callback_rules_never_touch_http_answers(api: httpx.Client, kie: Any, emu: RunningEmulator) -> None:
+    emu.set_faults(*(FaultRule(kind) for kind in CALLBACK_FAULT_KINDS))
+    assert api.get(CREDIT).json()["code"] == 200
+    kie.wait_runway(kie.generate_id())  # no callBackUrl: no callback, so no callback fault either
+    assert emu.stats().faults_injected == {}
+
+
+def test_callback_rule_fields_validation_and_json() -> None:
+    with pytest.raises(ValueError, match="every"):
+        FaultRule("callback_drop", every=0)
+    with pytest.raises(ValueError, match="copies"):
+        FaultRule("callback_duplicate", copies=1)
+    with pytest.raises(ValueError, match="after_s"):
+        FaultRule("callback_delay", after_s=-1)
+    with pytest.raises(ValueError):
+        FaultRule("callback_signature", signature="forged-somehow")
+    rule = FaultRule("callback_signature", signature="stale", every=3, endpoint="/kie/*")
+    assert rule.signature is SignatureFault.STALE
+    data = rule.to_dict()
+    assert data["signature"] == "stale" and data["every"] == 3
+    assert FaultRule.from_dict(json.loads(json.dumps(data))) == rule
+
+
+def test_callback_faults_over_the_admin_endpoint(emu: RunningEmulator) -> None:
+    with httpx.Client(base_url=emu.base_url, trust_env=False) as admin:
+        answer = admin.post(
+            "/_emulator/faults",
+            json={
+                "rules": [
+                    {"kind": "callback_drop", "every": 3},
+                    {"kind": "callback_duplicate", "copies": 3},
+                    {"kind": "callback_delay", "after_s": 30},
+                    {"kind": "callback_replay", "after_s": 600},
+                    {"kind": "callback_signature", "signature": "other_task"},
+                ]
+            },
+        )
+        assert answer.status_code == 200
+    assert [rule.kind.value for rule in emu.state.faults.rules] == [
+        "callback_drop",
+        "callback_duplicate",
+        "callback_delay",
+        "callback_replay",
+        "callback_signature",
+    ]
+    assert emu.state.faults.rules[4].signature is SignatureFault.OTHER_TASK
