@@ -18,55 +18,88 @@ calls, retry rules, error tree and ``TaskRecord`` (``TaskKind.RUNWAY_API``).
 
 from __future__ import annotations
 
-from airflow_provider_kie.client._base import (
-    DEFAULT_BASE_URL,
-    DEFAULT_TIMEOUT,
-    DEFAULT_UPLOAD_BASE_URL,
-    USER_AGENT,
-    shared_ssl_context,
-)
-from airflow_provider_kie.client.async_client import AsyncKieClient
-from airflow_provider_kie.client.backoff import Backoff
-from airflow_provider_kie.client.calls import UploadedFile
+from typing import TYPE_CHECKING
+
+from airflow_provider_kie.client._lazy import lazy_attributes
 from airflow_provider_kie.client.errors import *  # noqa: F403 - the error tree is public API
 from airflow_provider_kie.client.errors import __all__ as _errors_all
-from airflow_provider_kie.client.market import (
-    CATALOGUE,
-    GrokImagineJobRequest,
-    HailuoJobRequest,
-    JobsCreateTaskRequest,
-    KlingJobRequest,
-    MarketInput,
-    MarketJobRequest,
-    SeedanceJobRequest,
-    Sora2JobRequest,
-    TopazJobRequest,
-    WanJobRequest,
-    family_models,
-)
-from airflow_provider_kie.client.models import (
-    AlephGenerateRequest,
-    KieRequest,
-    LocalFile,
-    RunwayExtendRequest,
-    RunwayGenerateRequest,
-)
-from airflow_provider_kie.client.polling import PollPolicy, PollTracker
-from airflow_provider_kie.client.records import TaskKind, TaskRecord, TaskState
-from airflow_provider_kie.client.retry import DEFAULT_READ_RETRY, DEFAULT_SUBMIT_RETRY, CallKind, RetryPolicy
-from airflow_provider_kie.client.runway_api import (
-    AsyncRunwayClient,
-    RunwayCharacterPerformanceRequest,
-    RunwayClient,
-    RunwayImageToVideoRequest,
-    RunwayOrganization,
-    RunwayTextToVideoRequest,
-    RunwayVideoToVideoRequest,
-    RunwayVideoUpscaleRequest,
-)
-from airflow_provider_kie.client.sync_client import KieClient
-from airflow_provider_kie.client.veo import Veo4kResult, VeoExtendRequest, VeoGenerateRequest
-from airflow_provider_kie.client.webhooks import compute_signature, verify_callback, verify_signature
+
+if TYPE_CHECKING:
+    from airflow_provider_kie.client._base import (
+        DEFAULT_BASE_URL,
+        DEFAULT_TIMEOUT,
+        DEFAULT_UPLOAD_BASE_URL,
+        USER_AGENT,
+        shared_ssl_context,
+    )
+    from airflow_provider_kie.client.async_client import AsyncKieClient
+    from airflow_provider_kie.client.backoff import Backoff
+    from airflow_provider_kie.client.calls import UploadedFile
+    from airflow_provider_kie.client.market import (
+        CATALOGUE,
+        GrokImagineJobRequest,
+        HailuoJobRequest,
+        JobsCreateTaskRequest,
+        KlingJobRequest,
+        MarketInput,
+        MarketJobRequest,
+        SeedanceJobRequest,
+        Sora2JobRequest,
+        TopazJobRequest,
+        WanJobRequest,
+        family_models,
+    )
+    from airflow_provider_kie.client.models import (
+        AlephGenerateRequest,
+        KieRequest,
+        LocalFile,
+        RunwayExtendRequest,
+        RunwayGenerateRequest,
+    )
+    from airflow_provider_kie.client.polling import PollPolicy, PollTracker
+    from airflow_provider_kie.client.records import TaskKind, TaskRecord, TaskState
+    from airflow_provider_kie.client.retry import (
+        DEFAULT_READ_RETRY,
+        DEFAULT_SUBMIT_RETRY,
+        CallKind,
+        RetryPolicy,
+    )
+    from airflow_provider_kie.client.runway_api import (
+        AsyncRunwayClient,
+        RunwayCharacterPerformanceRequest,
+        RunwayClient,
+        RunwayImageToVideoRequest,
+        RunwayOrganization,
+        RunwayTextToVideoRequest,
+        RunwayVideoToVideoRequest,
+        RunwayVideoUpscaleRequest,
+    )
+    from airflow_provider_kie.client.sync_client import KieClient
+    from airflow_provider_kie.client.veo import Veo4kResult, VeoExtendRequest, VeoGenerateRequest
+    from airflow_provider_kie.client.webhooks import compute_signature, verify_callback, verify_signature
+
+# Where each public name lives: its submodule, then the names. They are imported on first use (module
+# ``__getattr__``, PEP 562): a DAG file that needs the KIE client does not pay for the Market catalogue, the
+# Veo models or the Runway API package.
+_LAZY = {
+    "_base": "DEFAULT_BASE_URL DEFAULT_TIMEOUT DEFAULT_UPLOAD_BASE_URL USER_AGENT shared_ssl_context",
+    "async_client": "AsyncKieClient",
+    "backoff": "Backoff",
+    "calls": "UploadedFile",
+    "market": "CATALOGUE GrokImagineJobRequest HailuoJobRequest JobsCreateTaskRequest KlingJobRequest"
+    " MarketInput MarketJobRequest SeedanceJobRequest Sora2JobRequest TopazJobRequest WanJobRequest"
+    " family_models",
+    "models": "AlephGenerateRequest KieRequest LocalFile RunwayExtendRequest RunwayGenerateRequest",
+    "polling": "PollPolicy PollTracker",
+    "records": "TaskKind TaskRecord TaskState",
+    "retry": "DEFAULT_READ_RETRY DEFAULT_SUBMIT_RETRY CallKind RetryPolicy",
+    "runway_api": "AsyncRunwayClient RunwayCharacterPerformanceRequest RunwayClient RunwayImageToVideoRequest"
+    " RunwayOrganization RunwayTextToVideoRequest RunwayVideoToVideoRequest RunwayVideoUpscaleRequest",
+    "sync_client": "KieClient",
+    "veo": "Veo4kResult VeoExtendRequest VeoGenerateRequest",
+    "webhooks": "compute_signature verify_callback verify_signature",
+}
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "CATALOGUE",

@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from airflow_provider_kie.client._base import BaseKieClient, log, transport_error
-from airflow_provider_kie.client.calls import Call, UploadedFile, calls
-from airflow_provider_kie.client.envelope import decode_envelope
-from airflow_provider_kie.client.errors import KieAPIError, KieError
-from airflow_provider_kie.client.market import MarketJobRequest
-from airflow_provider_kie.client.models import (
-    AlephGenerateRequest,
-    RunwayExtendRequest,
-    RunwayGenerateRequest,
-)
-from airflow_provider_kie.client.polling import PollPolicy, PollTracker
+from airflow_provider_kie.client._base import BaseKieClient
+from airflow_provider_kie.client.calls import UploadedFile, calls
 from airflow_provider_kie.client.records import TaskKind, TaskRecord
-from airflow_provider_kie.client.veo import Veo4kResult, VeoExtendRequest, VeoGenerateRequest
+from airflow_provider_kie.client.sending import AsyncSending
+
+if TYPE_CHECKING:
+    from airflow_provider_kie.client.market import MarketJobRequest
+    from airflow_provider_kie.client.models import (
+        AlephGenerateRequest,
+        RunwayExtendRequest,
+        RunwayGenerateRequest,
+    )
+    from airflow_provider_kie.client.veo import Veo4kResult, VeoExtendRequest, VeoGenerateRequest
 
 __all__ = ["AsyncKieClient"]
 
-T = TypeVar("T")
 
-
-class AsyncKieClient(BaseKieClient):
+class AsyncKieClient(AsyncSending, BaseKieClient):
     """Async client for every KIE endpoint the provider uses; one pooled connection set per instance.
 
     Use it as an async context manager, or await :meth:`aclose`. See :class:`BaseKieClient` for the
@@ -41,45 +36,7 @@ class AsyncKieClient(BaseKieClient):
         self, api_key: str, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any
     ) -> None:
         super().__init__(api_key, **kwargs)
-        self._http = httpx.AsyncClient(transport=transport, **self._client_kwargs())
-
-    async def __aenter__(self) -> AsyncKieClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the pooled connections."""
-        await self._http.aclose()
-
-    async def _send(self, call: Call[T]) -> T:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                with call.request_kwargs() as kwargs:
-                    response = await self._http.request(
-                        call.method,
-                        self._url(call),
-                        timeout=self._timeout(call),
-                        **kwargs,
-                    )
-                return self._parse(call, decode_envelope(response, call.path, self.redact))
-            except httpx.RequestError as exc:  # TransportError, and DecodingError of a bad body
-                error: KieError = transport_error(exc, call.path)
-            except KieAPIError as exc:
-                if call.recover is not None:
-                    try:
-                        return call.recover(exc)
-                    except KieAPIError:
-                        pass  # not an answer after all: retry or raise as any refusal
-                error = exc
-            except KieError as exc:
-                error = exc
-            await asyncio.sleep(self._next_delay(call, error, attempt))
+        self._open(transport, None)
 
     # -- submits (paid) ------------------------------------------------------------------------------
     async def runway_generate(self, request: RunwayGenerateRequest) -> str:
@@ -153,37 +110,3 @@ class AsyncKieClient(BaseKieClient):
     ) -> UploadedFile:
         """Have the upload host fetch a public URL."""
         return await self._send(calls.upload_from_url(file_url, upload_path, file_name))
-
-    # -- waiting -----------------------------------------------------------------------------------------
-    async def wait_for_task(
-        self,
-        task_id: str,
-        kind: TaskKind = TaskKind.RUNWAY,
-        *,
-        poll: PollPolicy | None = None,
-        timeout: float | None = None,
-        raise_on_failure: bool = True,
-    ) -> TaskRecord:
-        """Poll until the task succeeds or fails, logging each state change once.
-
-        :param timeout: seconds to wait in all; ``None`` waits for ever.
-        :param raise_on_failure: raise :class:`KieTaskFailedError` for a failed task instead of returning it.
-        :raises KieWaitTimeoutError: the task was still running after ``timeout`` seconds.
-        """
-        tracker = PollTracker(poll or PollPolicy())
-        started = time.monotonic()
-        if tracker.policy.first_poll_after:
-            await asyncio.sleep(tracker.policy.first_poll_after)
-        while True:
-            outcome: TaskRecord | KieError
-            try:
-                outcome = await self.get_task(task_id, kind)
-            except KieError as exc:
-                outcome = exc
-            waited = time.monotonic() - started
-            step = tracker.after_poll(
-                task_id, outcome, waited=waited, timeout=timeout, log=log, rng=self._rng
-            )
-            if isinstance(step, TaskRecord):
-                return self._check_outcome(step, raise_on_failure)
-            await asyncio.sleep(step)

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Generic, Literal, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from airflow_provider_kie.client.errors import (
     FieldError,
@@ -22,16 +22,20 @@ from airflow_provider_kie.client.errors import (
     KieUnprocessableError,
     KieValidationError,
 )
-from airflow_provider_kie.client.market import MarketJobRequest
-from airflow_provider_kie.client.models import (
-    AlephGenerateRequest,
-    RunwayExtendRequest,
-    RunwayGenerateRequest,
-    check_url,
-)
+from airflow_provider_kie.client.models import check_url
 from airflow_provider_kie.client.records import TaskKind, TaskRecord, parse_record
 from airflow_provider_kie.client.retry import CallKind
-from airflow_provider_kie.client.veo import Veo4kResult, VeoExtendRequest, VeoGenerateRequest
+
+if TYPE_CHECKING:
+    # Annotations only: the Market catalogue and the Veo models load with the first request that needs them,
+    # not with every DAG file that imports a client.
+    from airflow_provider_kie.client.market import MarketJobRequest
+    from airflow_provider_kie.client.models import (
+        AlephGenerateRequest,
+        RunwayExtendRequest,
+        RunwayGenerateRequest,
+    )
+    from airflow_provider_kie.client.veo import Veo4kResult, VeoExtendRequest, VeoGenerateRequest
 
 __all__ = ["Call", "UploadedFile", "calls"]
 
@@ -254,6 +258,8 @@ class _Calls:
         "4k is processing..." while it runs, "The video has been generated successfully" with
         ``resultUrls`` once done; both come back as a :class:`Veo4kResult` with ``repeated=True``.
         """
+        from airflow_provider_kie.client.veo import Veo4kResult
+
         path = "/api/v1/veo/get-4k-video"
         body: dict[str, Any] = {"taskId": _checked_task_id(task_id), "index": _checked_index(index)}
         if callback_url:

@@ -15,7 +15,7 @@ import httpx
 from airflow_provider_kie.client.errors import KieResponseError, KieServerError, api_error_for_code
 from airflow_provider_kie.client.retry import parse_retry_after
 
-__all__ = ["EXCERPT_LENGTH", "body_excerpt", "decode_envelope"]
+__all__ = ["EXCERPT_LENGTH", "body_excerpt", "decode_envelope", "json_body"]
 
 #: How much of an unreadable body goes into an error message.
 EXCERPT_LENGTH = 200
@@ -37,6 +37,15 @@ def _code(value: Any) -> int | None:
     return None
 
 
+def json_body(response: httpx.Response) -> tuple[Any, bool]:
+    """The decoded JSON of a response's body (``None`` for an empty one), and whether it could be decoded
+    (``(None, False)`` when not): shared by KIE's envelope and Runway's plain answers."""
+    try:
+        return (json.loads(response.content) if response.content else None), True
+    except (ValueError, UnicodeDecodeError):
+        return None, False
+
+
 def decode_envelope(response: httpx.Response, endpoint: str, redact: Callable[[str], str]) -> Any:
     """Return the envelope's ``data``, or raise the error that the response stands for.
 
@@ -46,13 +55,7 @@ def decode_envelope(response: httpx.Response, endpoint: str, redact: Callable[[s
     """
     status = response.status_code
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    try:
-        body = json.loads(response.content) if response.content else None
-    except (ValueError, UnicodeDecodeError):
-        body = None
-        readable = False
-    else:
-        readable = True
+    body, readable = json_body(response)
 
     code = _code(body.get("code")) if isinstance(body, dict) else None
     if code is None:

@@ -9,33 +9,15 @@ operator.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from airflow_provider_kie.client.market import (
-    GrokImagineJobRequest,
-    HailuoJobRequest,
-    KlingJobRequest,
-    MarketJobRequest,
-    SeedanceJobRequest,
-    Sora2JobRequest,
-    TopazJobRequest,
-    WanJobRequest,
-)
-from airflow_provider_kie.client.models import (
-    AlephGenerateRequest,
-    KieRequest,
-    RunwayExtendRequest,
-    RunwayGenerateRequest,
-)
 from airflow_provider_kie.client.records import TaskKind
-from airflow_provider_kie.client.runway_api.requests import (
-    RunwayImageToVideoRequest,
-    RunwayTextToVideoRequest,
-    RunwayVideoToVideoRequest,
-)
-from airflow_provider_kie.client.veo import VeoExtendRequest, VeoGenerateRequest
+
+if TYPE_CHECKING:
+    from airflow_provider_kie.client.models import KieRequest
 
 __all__ = [
     "ALEPH_GENERATE",
@@ -57,7 +39,7 @@ __all__ = [
     "Family",
 ]
 
-R = TypeVar("R", bound=KieRequest)
+R = TypeVar("R", bound="KieRequest")
 
 
 @dataclass(frozen=True)
@@ -65,17 +47,29 @@ class Family(Generic[R]):
     """One kind of paid KIE generation.
 
     :param name: how logs and errors name it ("Runway generate").
-    :param request: the request model; building it is the validation step.
+    :param request_model: the request model (building it is the validation step), or where to import it
+        from on first use as ``"module:Name"``: a DAG file that imports the Runway operators does not load
+        the Market catalogue, the Veo models or the Runway API request models.
     :param submit: sends a validated request through the backend's client (a ``KieClient``, or a
         ``RunwayClient`` for the Runway API families); returns the task id (a paid call: never retried
-        blindly). The client is typed ``Any`` because the two backends' clients share no base class.
+        blindly). The client is typed ``Any``: the two backends' clients share their sending and waiting, not
+        their submit methods.
     :param kind: the status endpoint that reads its tasks.
     """
 
     name: str
-    request: type[R]
+    request_model: type[R] | str
     submit: Callable[[Any, R], str]
     kind: TaskKind
+
+    @property
+    def request(self) -> type[R]:
+        """The request model class."""
+        if not isinstance(self.request_model, str):
+            return self.request_model
+        module, _, name = self.request_model.partition(":")
+        model: type[R] = getattr(importlib.import_module(module), name)
+        return model
 
     def build(self, fields: dict[str, Any]) -> R:
         """The validated request; :class:`~airflow_provider_kie.client.errors.KieValidationError` names
@@ -83,64 +77,49 @@ class Family(Generic[R]):
         return self.request(**fields)
 
 
-# The submit calls go through the client instance (not ``KieClient.runway_generate`` unbound), so a client
-# of another class with the same methods, or a test double, is called as itself.
-RUNWAY_GENERATE = Family(
-    "Runway generate",
-    RunwayGenerateRequest,
-    lambda kie, request: kie.runway_generate(request),
-    TaskKind.RUNWAY,
-)
-RUNWAY_EXTEND = Family(
-    "Runway extend", RunwayExtendRequest, lambda kie, request: kie.runway_extend(request), TaskKind.RUNWAY
-)
-ALEPH_GENERATE = Family(
-    "Aleph video-to-video",
-    AlephGenerateRequest,
-    lambda kie, request: kie.aleph_generate(request),
-    TaskKind.ALEPH,
-)
+def _family(name: str, model: str, submit: str, kind: TaskKind) -> Family[Any]:
+    # The submit call goes through the client instance (not ``KieClient.runway_generate`` unbound), so a
+    # client of another class with the same methods, or a test double, is called as itself.
+    return Family(name, model, lambda client, request: getattr(client, submit)(request), kind)
 
+
+_MODELS = "airflow_provider_kie.client.models:"
+RUNWAY_GENERATE = _family(
+    "Runway generate", _MODELS + "RunwayGenerateRequest", "runway_generate", TaskKind.RUNWAY
+)
+RUNWAY_EXTEND = _family("Runway extend", _MODELS + "RunwayExtendRequest", "runway_extend", TaskKind.RUNWAY)
+ALEPH_GENERATE = _family(
+    "Aleph video-to-video", _MODELS + "AlephGenerateRequest", "aleph_generate", TaskKind.ALEPH
+)
 
 # Runway's own API (a ``runway`` connection): every endpoint is one ``create`` of the request, and every task
 # is read from ``/v1/tasks/{id}``. The request models name the backend and the allowed values in errors.
-RUNWAY_API_TEXT_TO_VIDEO = Family(
-    "Runway API text-to-video",
-    RunwayTextToVideoRequest,
-    lambda runway, request: runway.create(request),
-    TaskKind.RUNWAY_API,
+_RUNWAY_API = "airflow_provider_kie.client.runway_api.requests:"
+RUNWAY_API_TEXT_TO_VIDEO = _family(
+    "Runway API text-to-video", _RUNWAY_API + "RunwayTextToVideoRequest", "create", TaskKind.RUNWAY_API
 )
-RUNWAY_API_IMAGE_TO_VIDEO = Family(
-    "Runway API image-to-video",
-    RunwayImageToVideoRequest,
-    lambda runway, request: runway.create(request),
-    TaskKind.RUNWAY_API,
+RUNWAY_API_IMAGE_TO_VIDEO = _family(
+    "Runway API image-to-video", _RUNWAY_API + "RunwayImageToVideoRequest", "create", TaskKind.RUNWAY_API
 )
-RUNWAY_API_VIDEO_TO_VIDEO = Family(
-    "Runway API video-to-video",
-    RunwayVideoToVideoRequest,
-    lambda runway, request: runway.create(request),
-    TaskKind.RUNWAY_API,
+RUNWAY_API_VIDEO_TO_VIDEO = _family(
+    "Runway API video-to-video", _RUNWAY_API + "RunwayVideoToVideoRequest", "create", TaskKind.RUNWAY_API
 )
 
 
-def _market(name: str, request: type[MarketJobRequest]) -> Family[MarketJobRequest]:
+def _market(name: str, model: str) -> Family[Any]:
     # Every Market family submits through createTask and is read from recordInfo; only the request class
     # (which models it accepts, how their input is checked) differs.
-    return Family(name, request, lambda kie, job: kie.jobs_create_task(job), TaskKind.JOBS)
+    return _family(name, "airflow_provider_kie.client.market:" + model, "jobs_create_task", TaskKind.JOBS)
 
 
-MARKET_JOB = _market("Market job", MarketJobRequest)
-KLING = _market("Kling", KlingJobRequest)
-SORA2 = _market("Sora 2", Sora2JobRequest)
-WAN = _market("Wan", WanJobRequest)
-HAILUO = _market("Hailuo", HailuoJobRequest)
-SEEDANCE = _market("Seedance", SeedanceJobRequest)
-GROK_IMAGINE = _market("Grok Imagine", GrokImagineJobRequest)
-TOPAZ = _market("Topaz video upscale", TopazJobRequest)
-VEO_GENERATE = Family(
-    "Veo 3.1 generate", VeoGenerateRequest, lambda kie, request: kie.veo_generate(request), TaskKind.VEO
-)
-VEO_EXTEND = Family(
-    "Veo 3.1 extend", VeoExtendRequest, lambda kie, request: kie.veo_extend(request), TaskKind.VEO
-)
+MARKET_JOB = _market("Market job", "MarketJobRequest")
+KLING = _market("Kling", "KlingJobRequest")
+SORA2 = _market("Sora 2", "Sora2JobRequest")
+WAN = _market("Wan", "WanJobRequest")
+HAILUO = _market("Hailuo", "HailuoJobRequest")
+SEEDANCE = _market("Seedance", "SeedanceJobRequest")
+GROK_IMAGINE = _market("Grok Imagine", "GrokImagineJobRequest")
+TOPAZ = _market("Topaz video upscale", "TopazJobRequest")
+_VEO = "airflow_provider_kie.client.veo:"
+VEO_GENERATE = _family("Veo 3.1 generate", _VEO + "VeoGenerateRequest", "veo_generate", TaskKind.VEO)
+VEO_EXTEND = _family("Veo 3.1 extend", _VEO + "VeoExtendRequest", "veo_extend", TaskKind.VEO)

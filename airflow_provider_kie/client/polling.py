@@ -201,24 +201,36 @@ class PollTracker:
         timeout: float | None,
         log: logging.Logger,
         rng: random.Random | None = None,
+        service: str = "KIE",
+        report_raw_state: bool = False,
     ) -> TaskRecord | float:
         """One blocking wait's step after a poll (the clients' ``wait_for_task``): log what it found, and
         return the record when the task has ended, else the seconds to sleep before the next poll.
 
         :param waited: seconds since the wait began. :param timeout: the wait's limit (``None``: none).
+        :param service: who is polled, as log lines and errors name it.
+        :param report_raw_state: a timeout names the service's own last state ("THROTTLED") rather than the
+            provider's ("pending").
         :raises KieError: the poll's error, when more polling cannot help.
         :raises KieWaitTimeoutError: when the next poll would come after ``timeout``.
         """
         if isinstance(outcome, KieError):
             # Transient trouble (already retried by the client) delays the wait; the rest ends it.
             delay = self.on_error(outcome, rng)
-            log.warning("Polling KIE task %s failed (%s); next poll in %.0f s", task_id, outcome, delay)
+            log.warning(
+                "Polling %s task %s failed (%s); next poll in %.0f s", service, task_id, outcome, delay
+            )
         else:
             if self.on_record(outcome):
-                log.info("KIE task %s is %s (%s)", task_id, outcome.state.value, outcome.raw_state)
+                progress = "" if outcome.progress is None else f", {outcome.progress:.0%}"
+                raw_state = f"{outcome.raw_state}{progress}"
+                # The service in the template, not the arguments: log filters match "KIE task %s is %s (%s)".
+                template = service + " task %s is %s (%s)"
+                log.info(template, task_id, outcome.state.value, raw_state)
             if outcome.is_terminal:
                 return outcome
             delay = self.next_delay(rng)
         if timeout is not None and waited + delay > timeout:
-            raise KieWaitTimeoutError(task_id, waited, self.last_state or "unknown")
+            last = self.last_raw_state if report_raw_state else self.last_state
+            raise KieWaitTimeoutError(task_id, waited, last or "unknown", service=service)
         return delay

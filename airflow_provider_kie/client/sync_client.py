@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 import os
-import time
-from types import TracebackType
-from typing import Any, TypeVar
+import time  # noqa: F401 - tests/operators patch ``client.sync_client.time.sleep`` (the time module)
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from airflow_provider_kie.client._base import BaseKieClient, log, transport_error
-from airflow_provider_kie.client.calls import Call, UploadedFile, calls
-from airflow_provider_kie.client.envelope import decode_envelope
-from airflow_provider_kie.client.errors import KieAPIError, KieError
-from airflow_provider_kie.client.market import MarketJobRequest
-from airflow_provider_kie.client.models import (
-    AlephGenerateRequest,
-    KieRequest,
-    RunwayExtendRequest,
-    RunwayGenerateRequest,
-)
-from airflow_provider_kie.client.polling import PollPolicy, PollTracker
+from airflow_provider_kie.client._base import BaseKieClient, log
+from airflow_provider_kie.client.calls import UploadedFile, calls
 from airflow_provider_kie.client.records import TaskKind, TaskRecord
-from airflow_provider_kie.client.veo import Veo4kResult, VeoExtendRequest, VeoGenerateRequest
+from airflow_provider_kie.client.sending import SyncSending
+
+if TYPE_CHECKING:
+    # Annotations only: a DAG file that imports the client does not load every family's request models.
+    from airflow_provider_kie.client.market import MarketJobRequest
+    from airflow_provider_kie.client.models import (
+        AlephGenerateRequest,
+        KieRequest,
+        RunwayExtendRequest,
+        RunwayGenerateRequest,
+    )
+    from airflow_provider_kie.client.veo import Veo4kResult, VeoExtendRequest, VeoGenerateRequest
 
 __all__ = ["KieClient"]
 
-T = TypeVar("T")
-R = TypeVar("R", bound=KieRequest)
+R = TypeVar("R", bound="KieRequest")
 
 
-class KieClient(BaseKieClient):
+class KieClient(SyncSending, BaseKieClient):
     """Blocking client for every KIE endpoint the provider uses; one pooled connection set per instance.
 
     Use it as a context manager, or call :meth:`close`. See :class:`BaseKieClient` for the parameters;
@@ -39,45 +38,7 @@ class KieClient(BaseKieClient):
 
     def __init__(self, api_key: str, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(api_key, **kwargs)
-        self._http = httpx.Client(transport=transport, **self._client_kwargs())
-
-    def __enter__(self) -> KieClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self._http.close()
-
-    def _send(self, call: Call[T]) -> T:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                with call.request_kwargs() as kwargs:
-                    response = self._http.request(
-                        call.method,
-                        self._url(call),
-                        timeout=self._timeout(call),
-                        **kwargs,
-                    )
-                return self._parse(call, decode_envelope(response, call.path, self.redact))
-            except httpx.RequestError as exc:  # TransportError, and DecodingError of a bad body
-                error: KieError = transport_error(exc, call.path)
-            except KieAPIError as exc:
-                if call.recover is not None:
-                    try:
-                        return call.recover(exc)
-                    except KieAPIError:
-                        pass  # not an answer after all: retry or raise as any refusal
-                error = exc
-            except KieError as exc:
-                error = exc
-            time.sleep(self._next_delay(call, error, attempt))
+        self._open(transport, None)
 
     # -- submits (paid) ------------------------------------------------------------------------------
     def runway_generate(self, request: RunwayGenerateRequest) -> str:
@@ -164,37 +125,3 @@ class KieClient(BaseKieClient):
             log.info("Uploaded %s (%s) to KIE's upload host: %s", field, local.name, uploaded.download_url)
             urls[field] = uploaded.download_url
         return request.with_uploads(urls) if urls else request
-
-    # -- waiting -----------------------------------------------------------------------------------------
-    def wait_for_task(
-        self,
-        task_id: str,
-        kind: TaskKind = TaskKind.RUNWAY,
-        *,
-        poll: PollPolicy | None = None,
-        timeout: float | None = None,
-        raise_on_failure: bool = True,
-    ) -> TaskRecord:
-        """Poll until the task succeeds or fails, logging each state change once.
-
-        :param timeout: seconds to wait in all; ``None`` waits for ever.
-        :param raise_on_failure: raise :class:`KieTaskFailedError` for a failed task instead of returning it.
-        :raises KieWaitTimeoutError: the task was still running after ``timeout`` seconds.
-        """
-        tracker = PollTracker(poll or PollPolicy())
-        started = time.monotonic()
-        if tracker.policy.first_poll_after:
-            time.sleep(tracker.policy.first_poll_after)
-        while True:
-            outcome: TaskRecord | KieError
-            try:
-                outcome = self.get_task(task_id, kind)
-            except KieError as exc:
-                outcome = exc
-            waited = time.monotonic() - started
-            step = tracker.after_poll(
-                task_id, outcome, waited=waited, timeout=timeout, log=log, rng=self._rng
-            )
-            if isinstance(step, TaskRecord):
-                return self._check_outcome(step, raise_on_failure)
-            time.sleep(step)

@@ -8,9 +8,11 @@ Pages (KIE's API reference, read for every field below):
 * 1080P: https://docs.kie.ai/veo3-api/get-veo-3-1080-p-video
 * 4K: https://docs.kie.ai/veo3-api/get-veo-3-4k-video and .../get-veo-3-4k-video-callbacks
 
-Field names follow the generate page's schema. KIE spells the ratio two ways: ``aspect_ratio`` in that
-schema, ``aspectRatio`` in its quickstart examples and in the ``promptJson`` its callbacks echo; the
-payload carries both, with the same value, so either reading finds it. ``enableFallback`` is left out on
+Field names follow the generate page's schema. The ratio goes as ``aspect_ratio`` only: that is the name
+the Veo 3.1 generate page documents, in its request example and in its advice "for production control, we
+recommend explicitly setting aspect_ratio" (https://docs.kie.ai/veo3-api/generate-veo-3-video). The
+camelCase ``aspectRatio`` appears only in the older Veo 3 edition of that page; KIE ignores fields it does
+not document, so sending both would leave the one that counts to chance. ``enableFallback`` is left out on
 purpose: KIE marks it deprecated and asks callers to remove it.
 """
 
@@ -138,13 +140,6 @@ class VeoGenerateRequest(KieRequest):
                 raise ValueError("must not hold an empty entry")
             checked.append(_url_or_file(item))
         return checked
-
-    def to_payload(self) -> dict[str, Any]:
-        """KIE's JSON body; the ratio goes under both of KIE's spellings (see the module docstring)."""
-        payload = super().to_payload()
-        if "aspect_ratio" in payload:
-            payload["aspectRatio"] = payload["aspect_ratio"]
-        return payload
 
     @model_validator(mode="after")
     def _combinations(self) -> VeoGenerateRequest:

@@ -14,11 +14,11 @@ from airflow_provider_kie.emulator.envelopes import (
     add_record_route,
     envelope,
     error_response,
-    handle_submission,
     ok,
 )
 from airflow_provider_kie.emulator.errors import KieRefusal, validation_error
 from airflow_provider_kie.emulator.payloads_veo import veo_4k_urls, veo_record
+from airflow_provider_kie.emulator.routes_common import add_submit_route
 from airflow_provider_kie.emulator.state import EmulatorState
 from airflow_provider_kie.emulator.state_veo import MSG_4K_DONE, MSG_4K_PROCESSING, MSG_1080P_PROCESSING
 from airflow_provider_kie.emulator.validation import parse_json_object
@@ -38,15 +38,24 @@ def build_veo_router(state: EmulatorState) -> APIRouter:
     """Routes under ``/api/v1/veo``."""
     router = APIRouter(prefix="/api/v1/veo", tags=["veo"])
 
-    @router.post("/generate")
-    async def generate(request: Request) -> JSONResponse:
-        """Text, frames or reference images to video; answers ``data.taskId``."""
-        return await handle_submission(request, state, parse_veo_generate, state.submit_veo)
-
-    @router.post("/extend")
-    async def extend(request: Request) -> JSONResponse:
-        """Extend a succeeded Veo task; answers the extension's ``data.taskId``."""
-        return await handle_submission(request, state, parse_veo_extend, state.submit_veo_extend)
+    add_submit_route(
+        router,
+        state,
+        "/generate",
+        parse_veo_generate,
+        state.submit_veo,
+        name="generate",
+        description="Text, frames or reference images to video; answers ``data.taskId``.",
+    )
+    add_submit_route(
+        router,
+        state,
+        "/extend",
+        parse_veo_extend,
+        state.submit_veo_extend,
+        name="extend",
+        description="Extend a succeeded Veo task; answers the extension's ``data.taskId``.",
+    )
 
     add_record_route(
         router,

@@ -103,13 +103,16 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _present(body: dict[str, Any], name: str) -> bool:
-    # KIE treats null like a missing field.
+# The field readers below are shared with the other families' rules (:mod:`.validation_veo`): each raises
+# the 422 KIE answers, naming the field.
+def present(body: dict[str, Any], name: str) -> bool:
+    """Whether ``body`` has ``name``; KIE treats null like a missing field."""
     return body.get(name) is not None
 
 
-def _string(body: dict[str, Any], name: str, *, required: bool) -> str | None:
-    if not _present(body, name):
+def text_field(body: dict[str, Any], name: str, *, required: bool) -> str | None:
+    """A string field (a required one must not be blank); ``None`` when missing."""
+    if not present(body, name):
         if required:
             raise validation_error(f"{name} is required")
         return None
@@ -122,15 +125,16 @@ def _string(body: dict[str, Any], name: str, *, required: bool) -> str | None:
 
 
 def _prompt(body: dict[str, Any], *, max_chars: int | None) -> str:
-    prompt = _string(body, "prompt", required=True)
+    prompt = text_field(body, "prompt", required=True)
     assert prompt is not None
     if max_chars is not None and len(prompt) > max_chars:
         raise validation_error(f"prompt must be at most {max_chars} characters (got {len(prompt)})")
     return prompt
 
 
-def _url(body: dict[str, Any], name: str, *, required: bool) -> str | None:
-    value = _string(body, name, required=required)
+def url_field(body: dict[str, Any], name: str, *, required: bool) -> str | None:
+    """An http(s) URL field; ``None`` when missing, or empty and optional."""
+    value = text_field(body, name, required=required)
     # An empty optional URL means "none" (KIE's own examples send "imageUrl": "").
     if value is None or (not required and value == ""):
         return None
@@ -139,8 +143,9 @@ def _url(body: dict[str, Any], name: str, *, required: bool) -> str | None:
     return value
 
 
-def _enum(body: dict[str, Any], name: str, allowed: tuple[str, ...], *, required: bool) -> str | None:
-    value = _string(body, name, required=required)
+def choice_field(body: dict[str, Any], name: str, allowed: tuple[str, ...], *, required: bool) -> str | None:
+    """A string field that must be one of ``allowed``; ``None`` when missing."""
+    value = text_field(body, name, required=required)
     if value is None:
         return None
     if value not in allowed:
@@ -148,8 +153,19 @@ def _enum(body: dict[str, Any], name: str, allowed: tuple[str, ...], *, required
     return value
 
 
+def integer_field(body: dict[str, Any], name: str) -> int | None:
+    """``body[name]`` when it is a JSON integer, ``None`` when missing; else a 422."""
+    if not present(body, name):
+        return None
+    value = body[name]
+    # bool is an int in Python but not a number in JSON.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise validation_error(f"{name} must be an integer")
+    return value
+
+
 def _duration(body: dict[str, Any]) -> int:
-    if not _present(body, "duration"):
+    if not present(body, "duration"):
         raise validation_error("duration is required")
     value = body["duration"]
     # bool is an int in Python but not a number in JSON; strings are refused rather than guessed at.
@@ -163,14 +179,14 @@ def parse_runway_generate(body: dict[str, Any]) -> RunwayGenerateRequest:
     field."""
     prompt = _prompt(body, max_chars=MAX_PROMPT_CHARS)
     duration = _duration(body)
-    quality = _enum(body, "quality", RUNWAY_QUALITIES, required=True)
+    quality = choice_field(body, "quality", RUNWAY_QUALITIES, required=True)
     assert quality is not None
     if quality == "1080p" and duration != 5:
         raise validation_error("quality 1080p is only available with duration 5")
-    image_url = _url(body, "imageUrl", required=False)
+    image_url = url_field(body, "imageUrl", required=False)
     aspect_ratio: str | None = None
     if image_url is None:
-        aspect_ratio = _enum(body, "aspectRatio", RUNWAY_ASPECT_RATIOS, required=False)
+        aspect_ratio = choice_field(body, "aspectRatio", RUNWAY_ASPECT_RATIOS, required=False)
         if aspect_ratio is None:
             raise validation_error("aspectRatio is required for text-to-video (no imageUrl)")
     return RunwayGenerateRequest(
@@ -179,47 +195,42 @@ def parse_runway_generate(body: dict[str, Any]) -> RunwayGenerateRequest:
         quality=quality,
         aspect_ratio=aspect_ratio,
         image_url=image_url or "",
-        water_mark=_string(body, "waterMark", required=False) or "",
-        callback_url=_url(body, "callBackUrl", required=False),
+        water_mark=text_field(body, "waterMark", required=False) or "",
+        callback_url=url_field(body, "callBackUrl", required=False),
     )
 
 
 def parse_runway_extend(body: dict[str, Any]) -> RunwayExtendRequest:
     """Apply KIE's field rules for ``runway/extend``."""
-    task_id = _string(body, "taskId", required=True)
+    task_id = text_field(body, "taskId", required=True)
     assert task_id is not None
     prompt = _prompt(body, max_chars=MAX_PROMPT_CHARS)
-    quality = _enum(body, "quality", RUNWAY_QUALITIES, required=True)
+    quality = choice_field(body, "quality", RUNWAY_QUALITIES, required=True)
     assert quality is not None
     return RunwayExtendRequest(
         task_id=task_id,
         prompt=prompt,
         quality=quality,
-        water_mark=_string(body, "waterMark", required=False) or "",
-        callback_url=_url(body, "callBackUrl", required=False),
+        water_mark=text_field(body, "waterMark", required=False) or "",
+        callback_url=url_field(body, "callBackUrl", required=False),
     )
 
 
 def parse_aleph_generate(body: dict[str, Any]) -> AlephGenerateRequest:
     """Apply KIE's rules for ``aleph/generate`` (no prompt length limit is documented for Aleph)."""
     prompt = _prompt(body, max_chars=None)
-    video_url = _url(body, "videoUrl", required=True)
+    video_url = url_field(body, "videoUrl", required=True)
     assert video_url is not None
-    aspect_ratio = _enum(body, "aspectRatio", ALEPH_ASPECT_RATIOS, required=False)
-    seed: int | None = None
-    if _present(body, "seed"):
-        raw_seed = body["seed"]
-        if isinstance(raw_seed, bool) or not isinstance(raw_seed, int):
-            raise validation_error("seed must be an integer")
-        seed = raw_seed
+    aspect_ratio = choice_field(body, "aspectRatio", ALEPH_ASPECT_RATIOS, required=False)
+    seed = integer_field(body, "seed")
     upload_cn = False
-    if _present(body, "uploadCn"):
+    if present(body, "uploadCn"):
         if not isinstance(body["uploadCn"], bool):
             raise validation_error("uploadCn must be a boolean")
         upload_cn = body["uploadCn"]
-    reference_image = _url(body, "referenceImage", required=False)
-    water_mark = _string(body, "waterMark", required=False) or ""
-    callback_url = _url(body, "callBackUrl", required=False)
+    reference_image = url_field(body, "referenceImage", required=False)
+    water_mark = text_field(body, "waterMark", required=False) or ""
+    callback_url = url_field(body, "callBackUrl", required=False)
     known = (
         "prompt",
         "videoUrl",
@@ -230,7 +241,7 @@ def parse_aleph_generate(body: dict[str, Any]) -> AlephGenerateRequest:
         "seed",
         "referenceImage",
     )
-    params = {name: body[name] for name in known if _present(body, name)}
+    params = {name: body[name] for name in known if present(body, name)}
     return AlephGenerateRequest(
         prompt=prompt,
         video_url=video_url,
@@ -247,17 +258,17 @@ def parse_aleph_generate(body: dict[str, Any]) -> AlephGenerateRequest:
 def parse_jobs_create_task(body: dict[str, Any]) -> JobsCreateTaskRequest:
     """Apply KIE's rules for ``jobs/createTask``: a model name, an ``input`` object, an optional callback;
     for a catalogue model, its page's ``input`` rules too (required fields, enums, ranges)."""
-    model = _string(body, "model", required=True)
+    model = text_field(body, "model", required=True)
     assert model is not None
     model = model.strip()
-    if not _present(body, "input"):
+    if not present(body, "input"):
         raise validation_error("input is required")
     if not isinstance(body["input"], dict):
         raise validation_error("input must be an object")
     model_input: dict[str, Any] = body["input"]
-    callback_url = _url(body, "callBackUrl", required=False)
+    callback_url = url_field(body, "callBackUrl", required=False)
     prompt = model_input.get("prompt")
-    params = {name: body[name] for name in ("model", "callBackUrl", "input") if _present(body, name)}
+    params = {name: body[name] for name in ("model", "callBackUrl", "input") if present(body, name)}
     common: dict[str, Any] = {
         "model": model,
         "input": model_input,

@@ -18,6 +18,13 @@ from typing import Any
 
 from airflow_provider_kie.emulator.errors import validation_error
 from airflow_provider_kie.emulator.urlcheck import is_http_url
+from airflow_provider_kie.emulator.validation import (
+    choice_field,
+    integer_field,
+    present,
+    text_field,
+    url_field,
+)
 
 VEO_MODELS = ("veo3", "veo3_fast", "veo3_lite")
 #: ``model`` default of the generate page.
@@ -76,63 +83,27 @@ class Veo4kRequest:
     callback_url: str | None
 
 
-def _present(body: dict[str, Any], name: str) -> bool:
-    return body.get(name) is not None
-
-
-def _text(body: dict[str, Any], name: str, *, required: bool) -> str | None:
-    if not _present(body, name):
-        if required:
-            raise validation_error(f"{name} is required")
-        return None
-    value = body[name]
-    if not isinstance(value, str):
-        raise validation_error(f"{name} must be a string")
-    if required and not value.strip():
-        raise validation_error(f"{name} is required")
-    return value
-
-
 def _choice(body: dict[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = _text(body, name, required=False)
-    if value is None:
-        return default
-    if value not in allowed:
-        raise validation_error(f"{name} must be one of {', '.join(allowed)}")
-    return value
+    return choice_field(body, name, allowed, required=False) or default
 
 
 def _callback(body: dict[str, Any]) -> str | None:
-    value = _text(body, "callBackUrl", required=False)
-    if not value:
-        return None
-    if not is_http_url(value):
-        raise validation_error("callBackUrl must be an http(s) URL")
-    return value
+    return url_field(body, "callBackUrl", required=False)
 
 
 def _boolean(body: dict[str, Any], name: str) -> None:
-    if _present(body, name) and not isinstance(body[name], bool):
+    if present(body, name) and not isinstance(body[name], bool):
         raise validation_error(f"{name} must be a boolean")
 
 
-def _integer(body: dict[str, Any], name: str) -> int | None:
-    if not _present(body, name):
-        return None
-    value = body[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise validation_error(f"{name} must be an integer")
-    return value
-
-
 def _seeds(body: dict[str, Any]) -> None:
-    seeds = _integer(body, "seeds")
+    seeds = integer_field(body, "seeds")
     if seeds is not None and not SEED_RANGE[0] <= seeds <= SEED_RANGE[1]:
         raise validation_error(f"seeds must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}")
 
 
 def _image_urls(body: dict[str, Any]) -> tuple[str, ...]:
-    if not _present(body, "imageUrls"):
+    if not present(body, "imageUrls"):
         return ()
     value = body["imageUrls"]
     if not isinstance(value, list):
@@ -145,7 +116,7 @@ def _image_urls(body: dict[str, Any]) -> tuple[str, ...]:
 
 def parse_veo_generate(body: dict[str, Any]) -> VeoGenerateRequest:
     """Apply the generate page's rules; raise a 422 naming the first bad field."""
-    prompt = _text(body, "prompt", required=True)
+    prompt = text_field(body, "prompt", required=True)
     assert prompt is not None
     images = _image_urls(body)
     model = _choice(body, "model", VEO_MODELS, DEFAULT_VEO_MODEL)
@@ -156,9 +127,11 @@ def parse_veo_generate(body: dict[str, Any]) -> VeoGenerateRequest:
     if not low <= len(images) <= high:
         wanted = "no images" if high == 0 else f"{low}-{high} image(s)"
         raise validation_error(f"imageUrls: {generation_type} takes {wanted} (got {len(images)})")
-    aspect_ratio = _choice(body, "aspectRatio", VEO_ASPECT_RATIOS, "16:9")
+    # The generate page names the ratio ``aspect_ratio``; a camelCase ``aspectRatio`` is an undocumented
+    # field, ignored like any other (the video gets the default 16:9).
+    aspect_ratio = _choice(body, "aspect_ratio", VEO_ASPECT_RATIOS, "16:9")
     resolution = _choice(body, "resolution", VEO_RESOLUTIONS, "720p")
-    duration = _integer(body, "duration")
+    duration = integer_field(body, "duration")
     if duration is None:
         duration = 8
     elif duration not in VEO_DURATIONS:
@@ -169,11 +142,11 @@ def parse_veo_generate(body: dict[str, Any]) -> VeoGenerateRequest:
                 f"model: REFERENCE_2_VIDEO is only available with {', '.join(REFERENCE_MODELS)}"
             )
         if aspect_ratio not in ("16:9", "9:16"):
-            raise validation_error("aspectRatio: REFERENCE_2_VIDEO supports 16:9 and 9:16 only")
+            raise validation_error("aspect_ratio: REFERENCE_2_VIDEO supports 16:9 and 9:16 only")
         if duration != 8:
             raise validation_error("duration: REFERENCE_2_VIDEO supports 8 s only")
     _seeds(body)
-    _text(body, "watermark", required=False)
+    text_field(body, "watermark", required=False)
     for name in ("enableTranslation", "enableFallback"):
         _boolean(body, name)
     callback_url = _callback(body)
@@ -182,7 +155,7 @@ def parse_veo_generate(body: dict[str, Any]) -> VeoGenerateRequest:
         "imageUrls",
         "model",
         "generationType",
-        "aspectRatio",
+        "aspect_ratio",
         "resolution",
         "duration",
         "seeds",
@@ -200,18 +173,18 @@ def parse_veo_generate(body: dict[str, Any]) -> VeoGenerateRequest:
         resolution=resolution,
         duration=duration,
         callback_url=callback_url,
-        params={name: body[name] for name in known if _present(body, name)},
+        params={name: body[name] for name in known if present(body, name)},
     )
 
 
 def parse_veo_extend(body: dict[str, Any]) -> VeoExtendRequest:
     """Apply the extend page's field rules (``taskId``, ``prompt`` required; ``model`` fast|quality|lite)."""
-    task_id = _text(body, "taskId", required=True)
-    prompt = _text(body, "prompt", required=True)
+    task_id = text_field(body, "taskId", required=True)
+    prompt = text_field(body, "prompt", required=True)
     assert task_id is not None and prompt is not None
     model = _choice(body, "model", tuple(EXTEND_MODELS), "fast")
     _seeds(body)
-    _text(body, "watermark", required=False)
+    text_field(body, "watermark", required=False)
     callback_url = _callback(body)
     known = ("taskId", "prompt", "model", "seeds", "watermark", "callBackUrl")
     return VeoExtendRequest(
@@ -219,7 +192,7 @@ def parse_veo_extend(body: dict[str, Any]) -> VeoExtendRequest:
         prompt=prompt,
         model=EXTEND_MODELS[model],
         callback_url=callback_url,
-        params={name: body[name] for name in known if _present(body, name)},
+        params={name: body[name] for name in known if present(body, name)},
     )
 
 
@@ -240,7 +213,7 @@ def parse_veo_index(raw: Any) -> int:
 
 def parse_veo_4k(body: dict[str, Any]) -> Veo4kRequest:
     """Apply the 4K page's field rules (``taskId`` required; ``index`` an integer, default 0)."""
-    task_id = _text(body, "taskId", required=True)
+    task_id = text_field(body, "taskId", required=True)
     assert task_id is not None
     return Veo4kRequest(
         task_id=task_id.strip(), index=parse_veo_index(body.get("index")), callback_url=_callback(body)

@@ -106,8 +106,8 @@ def sleeps(mocker: Any) -> list[float]:
         asked.append(seconds)
         return args[0] if args else None
 
-    mocker.patch("airflow_provider_kie.client.sync_client.time.sleep", new=fake_sleep)
-    mocker.patch("airflow_provider_kie.client.async_client.asyncio.sleep", new=fake_async_sleep)
+    mocker.patch("airflow_provider_kie.client.sending.time.sleep", new=fake_sleep)
+    mocker.patch("airflow_provider_kie.client.sending.asyncio.sleep", new=fake_async_sleep)
     return asked
 
 

@@ -50,8 +50,8 @@ def clock(mocker: Any, sleeps: list[float]) -> list[float]:
         sleeps.append(seconds)
         now[0] += seconds
 
-    mocker.patch("airflow_provider_kie.client.sync_client.time.sleep", new=sleep)
-    mocker.patch("airflow_provider_kie.client.sync_client.time.monotonic", new=lambda: now[0])
+    mocker.patch("airflow_provider_kie.client.sending.time.sleep", new=sleep)
+    mocker.patch("airflow_provider_kie.client.sending.time.monotonic", new=lambda: now[0])
     return now
 
 

@@ -78,8 +78,7 @@ def test_full_generate_payload_uses_kie_names() -> None:
         "model": "veo3",
         "generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO",
         "imageUrls": [IMG, "https://cdn.example.com/last.png"],
-        "aspect_ratio": "9:16",
-        "aspectRatio": "9:16",
+        "aspect_ratio": "9:16",  # the generate page's name, and no other spelling
         "resolution": "1080p",
         "seeds": 12345,
         "watermark": "acme",
@@ -511,7 +510,7 @@ def test_old_record_dicts_without_the_new_fields_still_load() -> None:
 
 
 def test_wait_for_a_veo_task(make_client: Any, mocker: Any) -> None:
-    mocker.patch("airflow_provider_kie.client.sync_client.time.monotonic", return_value=0.0)
+    mocker.patch("airflow_provider_kie.client.sending.time.monotonic", return_value=0.0)
     client, transport = make_client(
         env({"taskId": "veo_task_1", "successFlag": 0}),
         env(

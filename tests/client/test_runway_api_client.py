@@ -424,9 +424,7 @@ def test_wait_raises_a_failure_with_runways_code(runway: Any) -> None:
 
 def test_wait_times_out_naming_the_last_status(runway: Any, sleeps: list[float], mocker: Any) -> None:
     # The wait's clock advances by the (recorded, never slept) sleeps.
-    mocker.patch(
-        "airflow_provider_kie.client.runway_api.sync_client.time.monotonic", side_effect=lambda: sum(sleeps)
-    )
+    mocker.patch("airflow_provider_kie.client.sending.time.monotonic", side_effect=lambda: sum(sleeps))
     client, transport = runway(task("THROTTLED"))
     with pytest.raises(KieWaitTimeoutError, match=r"^Runway API task .* still THROTTLED after waiting 10 s"):
         client.wait_for_task(TASK, poll=QUICK_POLL, timeout=12)

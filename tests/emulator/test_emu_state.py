@@ -245,7 +245,7 @@ def _submit_family(state: EmulatorState, family: str, parent: str = "") -> str:
         body = {"prompt": "p", "videoUrl": "https://e.com/v.mp4", "aspectRatio": "21:9"}
         task = state.submit_aleph(parse_aleph_generate(body), base_url="http://emu", endpoint="/a")
     elif family == "veo":
-        body = {"prompt": "p", "aspectRatio": "9:16", "resolution": "1080p"}
+        body = {"prompt": "p", "aspect_ratio": "9:16", "resolution": "1080p"}
         task = state.submit_veo(parse_veo_generate(body), base_url="http://emu", endpoint="/v")
     elif family == "veo_extend":
         body = {"taskId": parent, "prompt": "p", "model": "lite"}

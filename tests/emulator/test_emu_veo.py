@@ -74,15 +74,15 @@ def slow(emu: RunningEmulator) -> RunningEmulator:
             "model: REFERENCE_2_VIDEO is only available with veo3_fast, veo3_lite",
         ),
         (
-            {"generationType": "REFERENCE_2_VIDEO", "imageUrls": [IMG], "aspectRatio": "Auto"},
-            "aspectRatio: REFERENCE_2_VIDEO supports 16:9 and 9:16 only",
+            {"generationType": "REFERENCE_2_VIDEO", "imageUrls": [IMG], "aspect_ratio": "Auto"},
+            "aspect_ratio: REFERENCE_2_VIDEO supports 16:9 and 9:16 only",
         ),
         (
             {"generationType": "REFERENCE_2_VIDEO", "imageUrls": [IMG], "duration": 6},
             "duration: REFERENCE_2_VIDEO supports 8 s only",
         ),
         ({"generationType": "IMAGE_2_VIDEO"}, "generationType must be one of"),
-        ({"aspectRatio": "1:1"}, "aspectRatio must be one of 16:9, 9:16, Auto"),
+        ({"aspect_ratio": "1:1"}, "aspect_ratio must be one of 16:9, 9:16, Auto"),
         ({"resolution": "8k"}, "resolution must be one of 720p, 1080p, 4k"),
         ({"duration": 5}, "duration must be one of 4, 6, 8"),
         ({"duration": "8"}, "duration must be an integer"),
@@ -105,11 +105,20 @@ def test_generate_rules(api: httpx.Client, emu: RunningEmulator, body: dict[str,
     [
         {"generationType": "REFERENCE_2_VIDEO", "imageUrls": [IMG] * 3, "model": "veo3_lite"},
         {"generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO", "imageUrls": [IMG, IMG], "model": "veo3"},
-        {"aspectRatio": "Auto", "duration": 4, "seeds": 12345, "enableFallback": False, "watermark": "Me"},
+        {"aspect_ratio": "Auto", "duration": 4, "seeds": 12345, "enableFallback": False, "watermark": "Me"},
     ],
 )
 def test_generate_accepts_documented_combinations(api: httpx.Client, body: dict[str, Any]) -> None:
     assert _generate(api, **body)["code"] == 200
+
+
+def test_the_ratio_is_read_under_the_documented_name_only(api: httpx.Client, emu: RunningEmulator) -> None:
+    # https://docs.kie.ai/veo3-api/generate-veo-3-video names it ``aspect_ratio``; ``aspectRatio`` is not a
+    # field of that page, so KIE ignores it like any undocumented field and the default 16:9 applies.
+    documented = _task(api, aspect_ratio="9:16")
+    camel_case = _task(api, aspectRatio="9:16")
+    ratios = {task.task_id: task.aspect_ratio for task in emu.tasks()}
+    assert (ratios[documented], ratios[camel_case]) == ("9:16", "16:9")
 
 
 def test_generate_lifecycle_and_record(api: httpx.Client, slow: RunningEmulator) -> None:
@@ -168,7 +177,7 @@ def test_failures_report_success_flags_2_and_3(api: httpx.Client, emu: RunningEm
 
 
 def test_1080p_flow(api: httpx.Client, slow: RunningEmulator, probe: Any) -> None:
-    task_id = _task(api, aspectRatio="16:9")
+    task_id = _task(api, aspect_ratio="16:9")
     early = api.get(GET_1080P, params={"taskId": task_id}).json()
     assert early == {"code": 422, "msg": "record status is not success", "data": None}
     slow.advance_time(VEO_DONE_S)
@@ -215,7 +224,7 @@ def test_1080p_of_a_1080p_generation_is_its_result(
 def test_4k_flow_with_the_422_repeat_and_its_callback(
     api: httpx.Client, slow: RunningEmulator, callback_receiver: Any, probe: Any
 ) -> None:
-    task_id = _task(api, aspectRatio="9:16")
+    task_id = _task(api, aspect_ratio="9:16")
     assert api.post(GET_4K, json={"taskId": task_id}).json()["msg"] == "record status is not success"
     slow.advance_time(VEO_DONE_S)
     before = slow.stats().credits_balance
@@ -277,7 +286,7 @@ def test_4k_requests_are_checked_and_rate_limited(api: httpx.Client, emu: Runnin
 
 
 def test_extend_flow(api: httpx.Client, slow: RunningEmulator, kie: Any, probe: Any) -> None:
-    parent = _task(api, aspectRatio="9:16")
+    parent = _task(api, aspect_ratio="9:16")
     early = api.post(EXTEND, json={"taskId": parent, "prompt": "it keeps running"}).json()
     assert early["code"] == 422 and "only a successfully generated video" in early["msg"]
     slow.advance_time(VEO_DONE_S)

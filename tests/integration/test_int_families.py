@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
-from test_int_resume import (  # the tries-of-one-task harness
+from tries import (  # the tries-of-one-task harness
     MODES,
     FakeStateStore,
-    _complete_second_try,
-    _context,
-    _finish,
-    _first_try_dies_after_submit,
+    finish,
+    first_try_dies_after_submit,
+    run_try,
+    try_context,
 )
 
 from airflow_provider_kie._compat import AirflowFailException, TaskDeferred
@@ -106,16 +106,6 @@ def _operator(case: Case, tmp_path: Path, deferrable: bool, **extra: Any) -> Kie
     )
 
 
-def _run(op: KieGenerationOperator, store: FakeStateStore, deferrable: bool) -> Any:
-    """One try to the end: blocking returns; deferrable defers (maybe several times) and finishes."""
-    context = _context(store, 1)
-    if not deferrable:
-        return op.execute(context)
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(context)
-    return _finish(op, context, deferred.value)
-
-
 def probe(path: str) -> tuple[int, int, float]:
     """Width, height and duration of a stored video, as ffprobe reads them."""
     entries = "stream=width,height:format=duration"
@@ -131,7 +121,7 @@ def probe(path: str) -> tuple[int, int, float]:
 def test_every_family_pays_once_and_stores_a_clip_shaped_like_the_request(
     case: Case, deferrable: bool, emu: RunningEmulator, kie_conn: Any, tmp_path: Path
 ) -> None:
-    result = _run(_operator(case, tmp_path, deferrable), FakeStateStore(), deferrable)
+    result = run_try(_operator(case, tmp_path, deferrable), FakeStateStore(), deferrable)
 
     assert result["state"] == "succeeded"
     assert emu.stats().paid_submissions == 1
@@ -152,9 +142,9 @@ def test_a_retry_after_a_crash_reconnects_to_the_paid_clip(
 ) -> None:
     store = FakeStateStore()
     first = _operator(case, tmp_path, deferrable)
-    saved = _first_try_dies_after_submit(first, store, deferrable, mocker)  # type: ignore[arg-type]
+    saved = first_try_dies_after_submit(first, store, deferrable, mocker)  # type: ignore[arg-type]
 
-    result = _complete_second_try(_operator(case, tmp_path, deferrable), store, deferrable)  # type: ignore[arg-type]
+    result = run_try(_operator(case, tmp_path, deferrable), store, deferrable, try_number=2)  # type: ignore[arg-type]
 
     assert result["kie_task_id"] == saved == store.data[STATE_STORE_KEY]
     assert emu.stats().paid_submissions == 1
@@ -167,7 +157,7 @@ def test_a_busy_kie_is_waited_out_in_a_deferral_and_paid_once(
 ) -> None:
     emu.set_faults(FaultRule("rate_limited", endpoint=case.submit_path, end_call=1, retry_after_s=1))
     op = _operator(case, tmp_path, deferrable=True)
-    context = _context(FakeStateStore(), 1)
+    context = try_context(FakeStateStore(), 1)
 
     with pytest.raises(TaskDeferred) as backoff:
         op.execute(context)
@@ -175,7 +165,7 @@ def test_a_busy_kie_is_waited_out_in_a_deferral_and_paid_once(
     assert backoff.value.method_name == "resume_submit"
     with pytest.raises(TaskDeferred) as wait:
         op.resume_submit(context, event=None, **(backoff.value.kwargs or {}))
-    result = _finish(op, context, wait.value)
+    result = finish(op, context, wait.value)
 
     assert result["state"] == "succeeded"
     assert emu.stats().paid_submissions == 1
@@ -249,7 +239,7 @@ def test_bad_input_is_refused_before_any_request(
 ) -> None:
     op = build(task_id="bad", deferrable=False)
     with pytest.raises(AirflowFailException, match=rf"\b{parameter.replace('.', '[.]')}\b"):
-        op.execute(_context(FakeStateStore(), 1))
+        op.execute(try_context(FakeStateStore(), 1))
     assert emu.stats().submissions_received == 0
     assert not any(path.startswith("/api/") for path in emu.stats().calls_by_endpoint)
 
@@ -294,7 +284,7 @@ def _run_upgrade(
     try_number: int = 1,
 ) -> Any:
     """Run one try through every deferral (the clip's wait, then each "not ready yet" of the upgrade)."""
-    context = _context(store, try_number)
+    context = try_context(store, try_number)
     try:
         return op.execute(context)  # blocking; or a retry whose upgrade KIE has already made
     except TaskDeferred as deferred:
@@ -307,7 +297,7 @@ def _run_upgrade(
                     60
                 )  # KIE's upgrade runs for minutes: its clock moves, the test does not wait
                 return getattr(op, step.method_name)(context, event=None, **(step.kwargs or {}))
-            return _finish(op, context, step)
+            return finish(op, context, step)
         except TaskDeferred as again:
             step = again
     raise AssertionError("the upgrade never finished")
@@ -325,7 +315,7 @@ def test_every_result_of_a_market_task_is_stored(emu: RunningEmulator, kie_conn:
     )
     emu.reconfigure(market_results_per_task=3)
 
-    result = op.execute(_context(FakeStateStore(), 1))
+    result = op.execute(try_context(FakeStateStore(), 1))
 
     assert [Path(path).name for path in result["files"]] == ["take.mp4", "take-2.mp4", "take-3.mp4"]
     assert len(result["result_urls"]) == 3
@@ -337,12 +327,12 @@ def test_the_api_key_is_nowhere(
     case: Case, emu: RunningEmulator, kie_conn: Any, tmp_path: Path, caplog: Any, capfd: Any
 ) -> None:
     store = FakeStateStore()
-    context = _context(store, 1)
+    context = try_context(store, 1)
     op = _operator(case, tmp_path, deferrable=True)
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(context)
     _, trigger_kwargs = deferred.value.trigger.serialize()
-    result = _finish(op, context, deferred.value)
+    result = finish(op, context, deferred.value)
 
     seen = json.dumps([result, trigger_kwargs, context["ti"].xcoms, store.data], default=str)
     seen += caplog.text + "".join(capfd.readouterr())
@@ -358,7 +348,7 @@ def test_the_sensor_waits_for_a_market_or_veo_task_submitted_elsewhere(
     case: Case, deferrable: bool, emu: RunningEmulator, kie_conn: Any, tmp_path: Path
 ) -> None:
     submitted = case.build(task_id="fire", deferrable=False, wait_for_completion=False).execute(
-        _context(FakeStateStore(), 1)
+        try_context(FakeStateStore(), 1)
     )
     sensor = KieTaskSensor(
         task_id="sense",
@@ -369,11 +359,11 @@ def test_the_sensor_waits_for_a_market_or_veo_task_submitted_elsewhere(
         timeout=60,
         output_dir=str(tmp_path / "sensed"),
     )
-    context = _context(FakeStateStore(), 1)
+    context = try_context(FakeStateStore(), 1)
     if deferrable:
         with pytest.raises(TaskDeferred) as deferred:
             sensor.execute(context)
-        result = _finish(sensor, context, deferred.value)  # type: ignore[arg-type]
+        result = finish(sensor, context, deferred.value)  # type: ignore[arg-type]
     else:
         outcome: Any = False
         for _ in range(400):
@@ -390,7 +380,7 @@ def test_the_sensor_waits_for_a_market_or_veo_task_submitted_elsewhere(
 
 
 def test_veo_extend_continues_a_generated_clip(emu: RunningEmulator, kie_conn: Any, tmp_path: Path) -> None:
-    first = _run(_operator(CASES[3], tmp_path, deferrable=False), FakeStateStore(), deferrable=False)
+    first = run_try(_operator(CASES[3], tmp_path, deferrable=False), FakeStateStore(), deferrable=False)
     extend = VeoExtendOperator(
         task_id="more",
         source=first,
@@ -400,7 +390,7 @@ def test_veo_extend_continues_a_generated_clip(emu: RunningEmulator, kie_conn: A
         timeout=120,
         output_dir=str(tmp_path / "clips"),
     )
-    result = _run(extend, FakeStateStore(), deferrable=True)
+    result = run_try(extend, FakeStateStore(), deferrable=True)
 
     assert result["state"] == "succeeded" and result["kie_task_id"] != first["kie_task_id"]
     assert emu.stats().paid_submissions == 2

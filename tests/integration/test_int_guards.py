@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 from test_int_families import CASES, Case
-from test_int_resume import FakeStateStore, FakeTI, _context, _finish
+from tries import FakeStateStore, FakeTI
+from tries import finish as _finish
+from tries import try_context as _context
 
 from airflow_provider_kie._compat import AirflowException, AirflowFailException, TaskDeferred
 from airflow_provider_kie.client import KieClient

@@ -8,13 +8,20 @@ Airflow 3.3 itself keeps the store between the tries.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from airflow.sdk import DAG
+from tries import (  # the tries-of-one-task harness
+    MODES,
+    FakeStateStore,
+    finish,
+    first_try_dies_after_submit,
+    run_try,
+    try_context,
+)
 
 from airflow_provider_kie._compat import HAS_TASK_STATE_STORE, AirflowException, TaskDeferred
 from airflow_provider_kie.client import KieClient, RetryPolicy
@@ -31,36 +38,6 @@ RECORD = "/api/v1/runway/record-detail"
 PAST_THE_END = 1000
 
 
-class FakeStateStore:
-    """The part of Airflow's ``task_state_store`` the operators use; shared by the tries of one task."""
-
-    def __init__(self, initial: dict[str, Any] | None = None) -> None:
-        self.data: dict[str, Any] = dict(initial or {})
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def set(self, key: str, value: Any, **_: Any) -> None:
-        assert value is not None
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-
-class FakeTI:
-    def __init__(self, try_number: int) -> None:
-        self.try_number = try_number
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
-
-
-def _context(store: FakeStateStore, try_number: int) -> dict[str, Any]:
-    return {"ti": FakeTI(try_number), "task_state_store": store}
-
-
 def _operator(tmp_path: Path, deferrable: bool) -> RunwayGenerateOperator:
     # A new instance per try, as a new worker process would build.
     return RunwayGenerateOperator(
@@ -71,49 +48,6 @@ def _operator(tmp_path: Path, deferrable: bool) -> RunwayGenerateOperator:
         timeout=120,
         output_dir=str(tmp_path / "clips"),
     )
-
-
-def _run_trigger(deferred: TaskDeferred) -> dict[str, Any]:
-    """Run the trigger the way a triggerer would: rebuilt from its serialized kwargs, one event."""
-    classpath, kwargs = deferred.trigger.serialize()
-    assert classpath == "airflow_provider_kie.triggers.runway.RunwayTaskTrigger"
-    trigger = RunwayTaskTrigger(**kwargs)
-
-    async def collect() -> list[dict[str, Any]]:
-        return [event.payload async for event in trigger.run()]
-
-    (event,) = asyncio.run(collect())
-    return event
-
-
-def _finish(op: RunwayGenerateOperator, context: dict[str, Any], deferred: TaskDeferred) -> Any:
-    event = _run_trigger(deferred)
-    return getattr(op, deferred.method_name)(context, event=event, **(deferred.kwargs or {}))
-
-
-def _first_try_dies_after_submit(
-    op: RunwayGenerateOperator, store: FakeStateStore, deferrable: bool, mocker: Any
-) -> str:
-    """Try 1: submit, save the id, then the worker dies before the clip is done (or its trigger is lost)."""
-    if deferrable:
-        with pytest.raises(TaskDeferred):
-            op.execute(_context(store, 1))  # deferred: the trigger is never run (triggerer killed)
-    else:
-        died = mocker.patch.object(KieClient, "wait_for_task", side_effect=RuntimeError("worker lost"))
-        with pytest.raises(RuntimeError, match="worker lost"):
-            op.execute(_context(store, 1))
-        assert died.call_count == 1
-        mocker.stop(died)
-    return str(store.data[STATE_STORE_KEY])
-
-
-def _complete_second_try(op: RunwayGenerateOperator, store: FakeStateStore, deferrable: bool) -> Any:
-    context = _context(store, 2)
-    if not deferrable:
-        return op.execute(context)
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(context)
-    return _finish(op, context, deferred.value)
 
 
 def _advance_after_first_look(mocker: Any, emu: RunningEmulator, seconds: float = PAST_THE_END) -> list[str]:
@@ -132,19 +66,16 @@ def _advance_after_first_look(mocker: Any, emu: RunningEmulator, seconds: float 
     return looks
 
 
-MODES = [pytest.param(True, id="deferrable"), pytest.param(False, id="blocking")]
-
-
 @pytest.mark.parametrize("deferrable", MODES)
 def test_a_retry_reconnects_to_the_clip_that_is_still_running(
     deferrable: bool, emu: RunningEmulator, kie_conn: Any, media: Any, tmp_path: Path, mocker: Any
 ) -> None:
     emu.reconfigure(time_scale=1.0)  # the clip takes 75 s unless the test moves KIE's clock
     store = FakeStateStore()
-    saved = _first_try_dies_after_submit(_operator(tmp_path, deferrable), store, deferrable, mocker)
+    saved = first_try_dies_after_submit(_operator(tmp_path, deferrable), store, deferrable, mocker)
     looks = _advance_after_first_look(mocker, emu)
 
-    result = _complete_second_try(_operator(tmp_path, deferrable), store, deferrable)
+    result = run_try(_operator(tmp_path, deferrable), store, deferrable, try_number=2)
 
     assert looks[0] == "wait"  # the second try found the clip still running and reconnected
     assert result["kie_task_id"] == saved
@@ -161,11 +92,13 @@ def test_a_retry_finishes_a_clip_that_already_succeeded(
 ) -> None:
     emu.reconfigure(time_scale=1.0)
     store = FakeStateStore()
-    saved = _first_try_dies_after_submit(_operator(tmp_path, deferrable), store, deferrable, mocker)
+    saved = first_try_dies_after_submit(_operator(tmp_path, deferrable), store, deferrable, mocker)
     emu.advance_time(PAST_THE_END)
     trigger_built = mocker.spy(RunwayTaskTrigger, "__init__")
 
-    result = _operator(tmp_path, deferrable).execute(_context(store, 2))  # no deferral: nothing to wait for
+    result = _operator(tmp_path, deferrable).execute(
+        try_context(store, 2)
+    )  # no deferral: nothing to wait for
 
     assert result["kie_task_id"] == saved
     assert result["video_path"] == str(tmp_path / "clips" / f"{saved}.mp4")
@@ -182,10 +115,10 @@ def test_a_retry_resubmits_after_the_clip_failed(
 ) -> None:
     emu.set_faults(FaultRule("task_fail", endpoint=GENERATE, end_call=1))
     store = FakeStateStore()
-    failed = _first_try_dies_after_submit(_operator(tmp_path, deferrable), store, deferrable, mocker)
+    failed = first_try_dies_after_submit(_operator(tmp_path, deferrable), store, deferrable, mocker)
     emu.advance_time(PAST_THE_END)  # the first clip ends: failed
 
-    result = _complete_second_try(_operator(tmp_path, deferrable), store, deferrable)
+    result = run_try(_operator(tmp_path, deferrable), store, deferrable, try_number=2)
 
     assert result["kie_task_id"] != failed
     assert store.data[STATE_STORE_KEY] == result["kie_task_id"]  # the new clip replaces the failed one
@@ -202,10 +135,10 @@ def test_a_saved_task_kie_does_not_know_is_resubmitted_once(
 ) -> None:
     store = FakeStateStore({STATE_STORE_KEY: "a-task-from-another-account"})
     op = _operator(tmp_path, deferrable=True)
-    context = _context(store, 2)
+    context = try_context(store, 2)
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(context)
-    result = _finish(op, context, deferred.value)
+    result = finish(op, context, deferred.value)
     assert result["kie_task_id"] == store.data[STATE_STORE_KEY] != "a-task-from-another-account"
     assert emu.stats().paid_submissions == 1
 
@@ -215,12 +148,12 @@ def test_a_saved_task_that_cannot_be_checked_is_never_resubmitted(
 ) -> None:
     store = FakeStateStore()
     with pytest.raises(TaskDeferred):
-        _operator(tmp_path, deferrable=True).execute(_context(store, 1))
+        _operator(tmp_path, deferrable=True).execute(try_context(store, 1))
     emu.set_faults(FaultRule("server_error", endpoint=RECORD))
     retry = _operator(tmp_path, deferrable=True)
     retry.hook.retry = fast_retry  # the check is retried (quickly here), then the try fails
     with pytest.raises(AirflowException, match=f"Could not check KIE task {store.data[STATE_STORE_KEY]}"):
-        retry.execute(_context(store, 2))
+        retry.execute(try_context(store, 2))
     assert emu.stats().calls_by_endpoint[RECORD] == fast_retry.max_attempts
     assert emu.stats().calls_by_endpoint[GENERATE] == 1
 
@@ -292,13 +225,13 @@ def test_a_fire_and_forget_retry_returns_the_saved_task_without_waiting(
     fire = RunwayGenerateOperator(
         task_id="fire", prompt="a kite", wait_for_completion=False, deferrable=deferrable
     )
-    first = fire.execute(_context(store, 1))  # the worker then dies before Airflow records the success
+    first = fire.execute(try_context(store, 1))  # the worker then dies before Airflow records the success
     blocking_waits = mocker.spy(KieClient, "wait_for_task")
 
     again = RunwayGenerateOperator(
         task_id="fire", prompt="a kite", wait_for_completion=False, deferrable=deferrable
     )
-    context = _context(store, 2)
+    context = try_context(store, 2)
     second = again.execute(context)  # no TaskDeferred, no blocking wait
 
     assert (

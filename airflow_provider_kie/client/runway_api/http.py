@@ -27,27 +27,34 @@ twice. Runway documents no idempotency key to make a resend safe.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from airflow_provider_kie.client.envelope import body_excerpt
+from airflow_provider_kie.client.envelope import body_excerpt, json_body
 from airflow_provider_kie.client.errors import (
     KieAPIError,
     KieInsufficientCreditsError,
     KieResponseError,
     KieServerError,
     KieTaskNotFoundError,
-    KieTransportError,
     api_error_for_code,
 )
 from airflow_provider_kie.client.retry import parse_retry_after
 
-__all__ = ["SERVICE", "decode_response", "transport_error"]
+__all__ = [
+    "DEFAULT_RUNWAY_API_VERSION",
+    "DEFAULT_RUNWAY_BASE_URL",
+    "SERVICE",
+    "decode_response",
+]
 
 SERVICE = "Runway API"
+DEFAULT_RUNWAY_BASE_URL = "https://api.dev.runwayml.com"
+#: The API version every request names in ``X-Runway-Version`` (the runwayml SDK's default); Runway keeps
+#: an old version for four months after a new one (https://docs.dev.runwayml.com/api-details/versioning/).
+DEFAULT_RUNWAY_API_VERSION = "2024-11-06"
 #: Runway's refusal of a create the organisation cannot pay for, as its API words it
 #: (https://github.com/runwayml/sdk-node/issues/28: "You do not have enough credits to run this task.").
 _CREDITS_MARKER = "enough credits"
@@ -77,10 +84,7 @@ def api_error(response: httpx.Response, endpoint: str, redact: Callable[[str], s
     """The error that a non-2xx Runway answer stands for."""
     status = response.status_code
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    try:
-        body = json.loads(response.content) if response.content else None
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    body, _ = json_body(response)
     message = _message(body)
     if message is None:
         message = body_excerpt(response.text, redact) if response.content else response.reason_phrase
@@ -120,11 +124,8 @@ def decode_response(response: httpx.Response, endpoint: str, redact: Callable[[s
     """
     if not 200 <= response.status_code < 300:
         raise api_error(response, endpoint, redact)
-    if not response.content:
-        return None
-    try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+    body, readable = json_body(response)
+    if not readable:
         raise KieResponseError(
             "a body that is not JSON",
             http_status=response.status_code,
@@ -132,20 +133,5 @@ def decode_response(response: httpx.Response, endpoint: str, redact: Callable[[s
             body_excerpt=body_excerpt(response.text, redact),
             not_json=True,
             service=SERVICE,
-        ) from None
-
-
-def transport_error(exc: httpx.RequestError, endpoint: str) -> KieTransportError:
-    """An httpx transport failure as :class:`KieTransportError`, noting whether the request left.
-
-    Only a failure to connect proves that nothing reached Runway; a read timeout or a dropped connection may
-    come after Runway accepted (and charged) a create.
-    """
-    not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-    detail = str(exc) or "no detail"
-    return KieTransportError(
-        f"{SERVICE} {endpoint}: {type(exc).__name__} ({detail})",
-        endpoint=endpoint,
-        request_sent=not not_sent,
-        service=SERVICE,
-    )
+        )
+    return body

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from airflow_provider_kie.client.models import LocalFile
+from airflow_provider_kie.client.models import LocalFile, _is_loopback
 
 __all__ = [
     "CONTENT_TYPES",
@@ -88,15 +88,6 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_url(value: str) -> str:
