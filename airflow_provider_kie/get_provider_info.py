@@ -20,6 +20,7 @@ KIE_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "upload_base_url": "https://kieai.redpandaai.co",
         "timeout": "30",
         "min_credits": "e.g. 500; empty for no check",
+        "callback_base_url": "https://airflow.example.com; empty: no callbacks",
     },
 }
 
@@ -52,6 +53,26 @@ KIE_CONN_FIELDS: dict[str, Any] = {
         "label": "Minimum credits",
         "description": MIN_CREDITS_HELP,
         "schema": {"type": ["number", "null"], "minimum": 0},
+    },
+    "callback_base_url": {
+        "label": "Callback base URL",
+        "description": (
+            "The public base URL of this Airflow's api-server that KIE can reach (e.g. "
+            "https://airflow.example.com). Set, every submit asks KIE to call back there and waits end about "
+            "a second after KIE finishes; empty disables callbacks."
+        ),
+        "schema": {"type": ["string", "null"]},
+    },
+    "webhook_secret": {
+        "label": "Webhook HMAC key",
+        "description": (
+            "Your KIE account's webhook HMAC key. Set, unsigned or wrongly signed "
+            "callbacks are refused; empty, callbacks are accepted unsigned (they can only cause a free "
+            "status read)."
+        ),
+        # format "password": Airflow >= 3.2 shows a masked field; "secret" in the name makes the secrets
+        # masker hide the value in logs and the UI on every version.
+        "schema": {"type": ["string", "null"], "format": "password"},
     },
 }
 
@@ -122,6 +143,14 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "triggers": [{"integration-name": "KIE", "python-modules": ["airflow_provider_kie.triggers.runway"]}],
         "extra-links": ["airflow_provider_kie.links.KieVideoLink"],
+        # Also an ``airflow.plugins`` entry point (pyproject.toml): Airflow reads this list only with
+        # ``[core] lazy_discover_providers`` off.
+        "plugins": [
+            {
+                "name": "kie_callbacks",
+                "plugin-class": "airflow_provider_kie.callbacks.plugin.KieCallbackPlugin",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "kie",

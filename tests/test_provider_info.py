@@ -42,7 +42,10 @@ def test_every_listed_module_and_class_imports():
     ]
     for module in modules:
         importlib.import_module(module)
-    for dotted in [c["hook-class-name"] for c in info["connection-types"]] + info.get("extra-links", []):
+    plugin_classes = [p["plugin-class"] for p in info.get("plugins", [])]
+    assert plugin_classes, "the callback receiver's plugin is listed"
+    dotted_names = [c["hook-class-name"] for c in info["connection-types"]] + info.get("extra-links", [])
+    for dotted in dotted_names + plugin_classes:
         module, _, name = dotted.rpartition(".")
         assert hasattr(importlib.import_module(module), name), dotted
 
@@ -54,6 +57,25 @@ def test_kie_connection_type_form():
     assert conn["ui-field-behaviour"]["relabeling"]["password"] == "API key"
     assert conn["ui-field-behaviour"]["placeholders"]["host"] == "https://api.kie.ai"
     assert "upload_base_url" in conn["conn-fields"]
+    # Callbacks: the api-server's public URL, and the webhook key, masked in the form (Airflow >= 3.2 reads
+    # format "password") and by the secrets masker (its name contains "secret").
+    assert conn["conn-fields"]["callback_base_url"]["label"] == "Callback base URL"
+    secret = conn["conn-fields"]["webhook_secret"]
+    assert secret["label"] == "Webhook HMAC key"
+    assert secret["schema"]["format"] == "password"
+
+
+@pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated")
+def test_the_webhook_key_is_a_sensitive_field_of_the_form():
+    from airflow import __version__ as airflow_version
+
+    if tuple(int(part) for part in airflow_version.split(".")[:2]) < (3, 2):
+        pytest.skip("Airflow 3.1 reads form fields from the hook (WTForms), not from conn-fields")
+    from airflow.providers_manager import ProvidersManager
+
+    widgets = ProvidersManager().connection_form_widgets
+    assert widgets["extra__kie__webhook_secret"].is_sensitive
+    assert not widgets["extra__kie__callback_base_url"].is_sensitive
 
 
 @pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated")
