@@ -50,6 +50,13 @@ def record_from_event(event: Mapping[str, Any] | None) -> TaskRecord:
     )
 
 
+def is_partial_event(event: Mapping[str, Any] | None) -> bool:
+    """True for an event whose record lacks fields the clip is stored from: one sent by a trigger of an
+    earlier provider version (still deferred across an upgrade). Its record is read again before storing."""
+    record = (event or {}).get("record")
+    return not isinstance(record, Mapping) or "result_urls" not in record
+
+
 def resolve_output(output: str | ObjectStoragePath | None) -> ObjectStoragePath | None:
     """Turn the ``output`` parameter (a templated string or an ObjectStoragePath) into a path."""
     if output is None or (isinstance(output, str) and not output.strip()):
@@ -126,7 +133,7 @@ def store_clip(
 
 
 def finish_clip(
-    context: Context, task: Any, hook: GenerationHook, record: TaskRecord, *, refresh: bool = True
+    context: Context, task: Any, hook: GenerationHook, record: TaskRecord, *, refresh: bool = False
 ) -> ClipResult:
     """Store a finished clip for ``task`` (an operator or sensor with ``output_dir``/``output_name``).
 
@@ -141,6 +148,7 @@ def finish_clip(
     if result["video_url"]:
         context["ti"].xcom_push(key=KieVideoLink().xcom_key, value=result["video_url"])
     add_asset_extra(context, list(task.outlets or []), result)
+    task._lineage_result = result  # what OpenLineage reports for this task (airflow_provider_kie.lineage)
     return result
 
 

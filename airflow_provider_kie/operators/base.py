@@ -12,8 +12,8 @@ Read :meth:`KieGenerationOperator.execute` and :meth:`KieGenerationOperator._run
                its concurrency cap) waits out a backoff and submits again;
 4. remember  - the task id goes to ``task_state_store`` and XCom before any wait;
 5. wait      - in the triggerer (deferrable: no worker slot held) or by polling in the worker;
-6. complete  - re-read the record (a family may first upgrade its media: Veo's 1080p/4K), store every
-               result file, return a typed result.
+6. complete  - store every result file of the record the wait has just read (no second status call; a
+               family may first upgrade its media: Veo's 1080p/4K), return a typed result.
 
 A family is data: subclasses set ``family`` and say how their parameters map onto its request fields
 (:meth:`~KieGenerationOperator.request_fields`); none overrides a step.
@@ -39,7 +39,7 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from airflow.sdk import BaseOperator
 
@@ -51,6 +51,7 @@ from airflow_provider_kie.client import (
     KieRequest,
     KieSubmitOutcomeUnknownError,
     KieValidationError,
+    KieWaitTimeoutError,
     PollPolicy,
     TaskRecord,
     TaskState,
@@ -58,13 +59,9 @@ from airflow_provider_kie.client import (
 from airflow_provider_kie.client.families import Family
 from airflow_provider_kie.exceptions import KieWaitException
 from airflow_provider_kie.hooks.kie import KieHook
-from airflow_provider_kie.hooks.runway import (
-    GenerationHook,
-    RunwayBackendClient,
-    RunwayHook,
-    generation_hook,
-)
-from airflow_provider_kie.lifecycle.completion import finish_clip, record_from_event
+from airflow_provider_kie.hooks.runway import GenerationHook, RunwayHook, generation_hook
+from airflow_provider_kie.lifecycle.cancellation import Cancellation, cancel_active_task
+from airflow_provider_kie.lifecycle.completion import finish_clip, is_partial_event, record_from_event
 from airflow_provider_kie.lifecycle.credits import check_credit_floor
 from airflow_provider_kie.lifecycle.durable import (
     check_unfinished_submit,
@@ -75,11 +72,14 @@ from airflow_provider_kie.lifecycle.durable import (
 from airflow_provider_kie.lifecycle.load import LoadBackoff, RateLimitTimeout
 from airflow_provider_kie.lifecycle.results import ClipResult, SubmittedResult
 from airflow_provider_kie.lifecycle.uploads import upload_folder
+from airflow_provider_kie.lineage import KieLineageMixin
 from airflow_provider_kie.links import KieVideoLink
 from airflow_provider_kie.params import optional_positive_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
+
+    from airflow_provider_kie.client.runway_api import RunwayClient
 
 __all__ = ["FIRST_POLL_AFTER_SUBMIT", "KieGenerationOperator"]
 
@@ -92,7 +92,7 @@ FIRST_POLL_AFTER_SUBMIT = 5.0
 Result = ClipResult | SubmittedResult
 
 
-class KieGenerationOperator(BaseOperator):
+class KieGenerationOperator(KieLineageMixin, BaseOperator):
     """Base of the KIE video operators: submit one clip, wait for it, store it.
 
     :param prompt: what the clip shows (templated); families whose prompt sits in another field (a market
@@ -109,7 +109,10 @@ class KieGenerationOperator(BaseOperator):
         it). ``None`` (the default) follows the task's phase at KIE: every 15 s while it waits or queues,
         every 9 s once it may finish (:class:`~airflow_provider_kie.client.PollPolicy`).
     :param timeout: seconds to wait for KIE to finish the clip before failing (KIE keeps working).
-    :param callback_url: KIE POSTs the result to this URL when the task ends.
+    :param callback_url: KIE POSTs the result to this URL when the task ends. When ``None`` and the ``kie``
+        connection sets ``callback_base_url``, the provider's own receiver is used, and a deferred wait ends
+        about a second after KIE's callback (:mod:`airflow_provider_kie.callbacks`); an explicit URL wins,
+        and the wait then polls.
     :param watermark: watermark text; empty for none.
     :param rate_limit_timeout: seconds to keep retrying a submit that KIE refuses for load (429, 455,
         concurrency cap) before failing.
@@ -231,6 +234,47 @@ class KieGenerationOperator(BaseOperator):
             refused.append("watermark: not offered by the Runway API backend (it adds no watermark)")
         return refused
 
+    # -- callbacks: KIE tells the provider's receiver when the task ends ------------------------------------
+    _callbacks_wake_wait = False
+
+    def _use_provider_callbacks(self, context: Context) -> None:
+        """Point KIE's ``callBackUrl`` at the provider's receiver when the connection enables callbacks and
+        the DAG gave no ``callback_url``; a deferred wait is then woken by the callback.
+
+        Idempotent (every entry into the lifecycle calls it: a deferral callback runs in a fresh process).
+        Runway's API has no callbacks, so a ``runway`` connection never gets one.
+        """
+        if self.on_runway_api:
+            return
+        provider_url = self._provider_callback_url(context)  # the hook reads the connection once
+        if provider_url is None:
+            return
+        if self.callback_url in (None, ""):
+            self.callback_url = provider_url
+        self._callbacks_wake_wait = self.callback_url == provider_url
+
+    def _provider_callback_url(self, context: Context) -> str | None:
+        from airflow_provider_kie.callbacks.urls import callback_url
+
+        base_url = getattr(self.hook.settings, "callback_base_url", None)
+        if not isinstance(base_url, str) or not base_url:
+            return None
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", None)
+        try:
+            return callback_url(
+                base_url,
+                self.kie_conn_id,
+                ti.dag_id,
+                ti.run_id,
+                ti.task_id,
+                -1 if map_index is None else int(map_index),
+            )
+        except ValueError as exc:
+            raise AirflowFailException(
+                f"{self.task_id}: connection {self.kie_conn_id!r} extra 'callback_base_url': {exc}"
+            ) from None
+
     # -- 1. validate ---------------------------------------------------------------------------------------
     def validate(self) -> KieRequest:
         """Step 1: the family's request from the rendered parameters, every rule checked; a failure (no
@@ -256,6 +300,7 @@ class KieGenerationOperator(BaseOperator):
 
     # -- the flow ------------------------------------------------------------------------------------------
     def execute(self, context: Context) -> Result:
+        self._use_provider_callbacks(context)
         request = self.validate()
         earlier = earlier_task(context, self.hook.get_conn(), self.backend_family.kind, self.log)  # 2. resume
         if earlier is None:
@@ -280,6 +325,7 @@ class KieGenerationOperator(BaseOperator):
         request: KieRequest | None = None,
         task_id: str | None = None,
         finished: TaskRecord | None = None,
+        refresh: bool = False,
     ) -> Result:
         """Steps 3-6 from wherever this try stands: nothing submitted, ``task_id`` running, or ``finished``.
 
@@ -287,6 +333,7 @@ class KieGenerationOperator(BaseOperator):
         ``request`` is built (validated) only when a submit needs it: a deferral callback that only stores a
         finished clip must not fail because a local input file is not on this worker.
         """
+        self._use_provider_callbacks(context)
         while True:
             if finished is None:
                 first_poll_after = 0.0
@@ -305,7 +352,7 @@ class KieGenerationOperator(BaseOperator):
                 if finished.state is TaskState.SUCCEEDED and self.upgrades_media:
                     upgraded = self._upgrade(finished, load)
                     return finish_clip(context, self, self.hook, upgraded, refresh=False)  # 6. complete
-                return finish_clip(context, self, self.hook, finished)  # 6. complete
+                return finish_clip(context, self, self.hook, finished, refresh=refresh)  # 6. complete
             reason = f"task {finished.task_id}: {finished.fail_msg}"
             load = self._wait_out_load(load, reason, None)
             task_id = finished = None
@@ -316,8 +363,21 @@ class KieGenerationOperator(BaseOperator):
         return self._run(context, LoadBackoff.from_kwargs(**load))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None, **load: Any) -> Result:
-        """After the trigger's event: complete, fail with KIE's reason, or resubmit after a cap refusal."""
-        return self._run(context, LoadBackoff.from_kwargs(**load), finished=record_from_event(event))
+        """After the trigger's event: complete, fail with KIE's reason, or resubmit after a cap refusal.
+
+        On Runway's API a ``timeout`` event first cancels the task (here, on the worker: the trigger only
+        reports its deadline), so nothing keeps running for a task instance that is about to fail.
+        """
+        if self.on_runway_api and event and event.get("status") == "timeout":
+            finished = self._cancel_after_timeout(
+                str(event.get("kie_task_id")),
+                f"after {event.get('waited')} s (last state: {event.get('last_state')})",
+            )
+            return self._run(context, LoadBackoff.from_kwargs(**load), finished=finished)
+        finished = record_from_event(event)
+        # The trigger's record was read moments ago: stored as it is, without a second status call.
+        load_backoff = LoadBackoff.from_kwargs(**load)
+        return self._run(context, load_backoff, finished=finished, refresh=is_partial_event(event))
 
     def resume_upgrade(
         self,
@@ -338,12 +398,15 @@ class KieGenerationOperator(BaseOperator):
         """Check, upload the inputs, make the one paid call, remember the id. ``KieBusyError``: "not now"."""
         client = self.hook.get_conn()
         # Before anything that costs: an earlier try's submit that may have been paid, the credit floor.
+        self._refuse_if_stopping()
         check_unfinished_submit(context, self.task_id, self.resubmit_on_unknown_outcome, self.log)
         check_credit_floor(self.task_id, self.min_credits, self.hook, self.log)
         try:
             # Only KIE uploads first; Runway API requests carry local files as data URIs (none pending).
-            if request.pending_uploads() and not isinstance(client, RunwayBackendClient):
-                request = client.upload_files(request, upload_folder(context, self.dag_id, self.task_id))
+            if request.pending_uploads() and not self.on_runway_api:
+                kie = cast(KieClient, client)
+                request = kie.upload_files(request, upload_folder(context, self.dag_id, self.task_id))
+            self._refuse_if_stopping()  # uploads take a while: Airflow may have begun to stop this try
             with submit_marker(context, self.backend_family.name):  # kept while the outcome is unknown
                 task_id = self.backend_family.submit(client, request)
         except KieBusyError:
@@ -366,6 +429,17 @@ class KieGenerationOperator(BaseOperator):
         remember_task(context, task_id)
         self._kie_task_id = task_id  # for on_kill
         return task_id
+
+    def _refuse_if_stopping(self) -> None:
+        """No paid submit once Airflow has begun to stop this try. Airflow 3's SIGTERM handler calls
+        :meth:`on_kill` and returns, and ``execute()`` runs on until the supervisor's SIGKILL seconds later: a
+        try that a scheduler reset (or a user's clear) is stopping must not start paying
+        (``benchmarks/README.md``, "the duplicate paid submission")."""
+        if getattr(self, "_stopping", False):
+            raise AirflowException(
+                f"{self.task_id}: Airflow is stopping this try (on_kill was called); "
+                "not starting a paid submit"
+            )
 
     def _wait_out_load(self, load: LoadBackoff, reason: str, retry_after: float | None) -> LoadBackoff:
         """Wait before the next submit: asleep here when blocking, in the triggerer when deferrable."""
@@ -404,6 +478,10 @@ class KieGenerationOperator(BaseOperator):
                     timeout=self.timeout,
                     raise_on_failure=False,
                 )
+            except KieWaitTimeoutError as exc:
+                if self.on_runway_api:
+                    return self._cancel_after_timeout(task_id, f"({exc})")
+                raise KieWaitException(f"Waiting for KIE task {task_id} failed: {exc}") from exc
             except KieError as exc:
                 raise KieWaitException(f"Waiting for KIE task {task_id} failed: {exc}") from exc
         # Imported here: the trigger module (and airflow.triggers) is only needed once a task defers, not
@@ -418,6 +496,11 @@ class KieGenerationOperator(BaseOperator):
                 poll_interval=self.poll_seconds,
                 deadline=time.time() + self.timeout,
                 first_poll_after=first_poll_after,
+                # Runway's API can cancel: a task instance that ends while deferred (cleared, marked,
+                # deferral timeout) cancels its Runway task (RunwayTaskTrigger explains how it tells that
+                # from a triggerer restart). KIE cannot; the trigger ignores it there.
+                cancel_on_kill=self.on_runway_api,
+                callbacks=self._callbacks_wake_wait,
             ),
             method_name="execute_complete",
             kwargs=load.kwargs(),
@@ -442,10 +525,9 @@ class KieGenerationOperator(BaseOperator):
         started = getattr(self, "_upgrade_started_at", None) or time.time()
         while True:
             try:
-                client = self.hook.get_conn()
-                if isinstance(client, RunwayBackendClient):  # only KIE families upgrade media
+                if self.on_runway_api:  # only KIE families upgrade media
                     return record
-                step = self.upgraded_media(client, record)
+                step = self.upgraded_media(cast(KieClient, self.hook.get_conn()), record)
             except KieBusyError as exc:
                 # Asking again is free (the point of the upgrade protocol), so "busy" only means "later".
                 step = max(exc.retry_after or 0.0, 1.0)
@@ -473,31 +555,54 @@ class KieGenerationOperator(BaseOperator):
             )
 
     def _submitted(self, task_id: str) -> SubmittedResult:
-        return SubmittedResult(kie_task_id=task_id, kind=self.backend_family.kind.value, state="submitted")
+        result = SubmittedResult(kie_task_id=task_id, kind=self.backend_family.kind.value, state="submitted")
+        self._lineage_result = result  # what OpenLineage reports for this task
+        return result
 
     def on_kill(self) -> None:
         """Runway's API: cancel the task this try is waiting for. KIE has no cancel endpoint: a killed task
         leaves its clip generating (and paid for) at KIE, and the next try reconnects to it through
         ``task_state_store``.
 
-        A cancelled Runway task reads ``CANCELLED`` (a failed task), so the next try submits afresh.
+        A cancelled Runway task reads ``CANCELLED`` (a failed task), so the next try submits afresh. A task
+        that ended in the meantime is left alone (Runway's DELETE would delete a finished clip).
         """
+        self._stopping = True  # first: no paid submit may start after this
         task_id = getattr(self, "_kie_task_id", None)
         hook = self.__dict__.get("hook")  # the hook this try built: never a connection lookup while killed
         if isinstance(hook, RunwayHook):
             if task_id is None:
                 self.log.info("Killed before any Runway API task was created: nothing to cancel")
                 return
-            try:
-                cancelled = hook.get_conn().cancel_task(task_id)
-            except KieError as exc:
-                self.log.warning("Could not cancel Runway API task %s: %s", task_id, exc)
-                return
-            self.log.warning(
-                "Cancelled Runway API task %s" if cancelled else "Runway API task %s was already gone",
-                task_id,
-            )
+            self._cancel_runway_task(task_id)
             return
         self.log.warning(
             "KIE cannot cancel a submitted task; it keeps running at KIE and a retry reconnects to it"
+        )
+
+    def _cancel_runway_task(self, task_id: str) -> Cancellation | None:
+        """Cancel Runway API task ``task_id`` if it is still active; ``None`` when it could not be asked."""
+        if not self.on_runway_api:  # KIE: no cancel endpoint
+            return None
+        client = cast("RunwayClient", self.hook.get_conn())
+        try:
+            cancellation = cancel_active_task(client, task_id)
+        except KieError as exc:  # the client's errors are redacted: no key in them
+            self.log.warning("Could not cancel Runway API task %s: %s", task_id, exc)
+            return None
+        self.log.warning(cancellation.describe(task_id))
+        return cancellation
+
+    def _cancel_after_timeout(self, task_id: str, waited: str) -> TaskRecord:
+        """The wait for Runway API task ``task_id`` hit ``timeout``: cancel it, then fail; or, when it ended
+        meanwhile, its finished record (a succeeded clip is stored rather than thrown away)."""
+        cancellation = self._cancel_runway_task(task_id)
+        if cancellation is not None and cancellation.ended is not None:
+            return cancellation.ended
+        if cancellation is None:
+            then = "could not cancel it (see the log); a retry reconnects to it instead of paying again"
+        else:
+            then = f"{cancellation.describe(task_id)}; a retry submits afresh"
+        raise KieWaitException(
+            f"Timed out waiting for Runway API task {task_id} {waited} (timeout={self.timeout:.0f} s). {then}"
         )

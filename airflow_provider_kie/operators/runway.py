@@ -74,6 +74,9 @@ class RunwayGenerateOperator(KieGenerationOperator):
     :param model: Runway's own API only (a ``runway`` connection): the model, ``gen4.5`` by default; also
         ``gen4_turbo`` (image only), ``veo3.1``, ``veo3.1_fast``, ``veo3`` (templated). On a ``kie``
         connection it must stay unset (KIE picks the Runway model).
+    :param seed: Runway's own API only: an integer from 0 to 4294967295 for repeatable results (every model
+        but ``veo3`` takes one; templated). KIE's Runway generate takes no seed: refused on a ``kie``
+        connection. Without it Runway picks a random seed per task.
 
     Every parameter of :class:`~airflow_provider_kie.operators.base.KieGenerationOperator` applies
     (``output_dir``, ``deferrable``, ``timeout``...). Returns a
@@ -87,6 +90,7 @@ class RunwayGenerateOperator(KieGenerationOperator):
         "aspect_ratio",
         "image",
         "model",
+        "seed",
     )
     family: ClassVar[Family[Any]] = RUNWAY_GENERATE
     parameter_names: ClassVar[dict[str, str]] = {
@@ -106,6 +110,7 @@ class RunwayGenerateOperator(KieGenerationOperator):
         aspect_ratio: str | None = "16:9",
         image: str | ObjectStoragePath | None = None,
         model: str | None = None,
+        seed: int | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(prompt=prompt, **kwargs)
@@ -114,6 +119,7 @@ class RunwayGenerateOperator(KieGenerationOperator):
         self.aspect_ratio = aspect_ratio
         self.image = image
         self.model = model
+        self.seed = seed
 
     def runway_api_request(self) -> tuple[Family[Any], dict[str, Any]]:
         family = RUNWAY_API_IMAGE_TO_VIDEO if self.image else RUNWAY_API_TEXT_TO_VIDEO
@@ -122,17 +128,28 @@ class RunwayGenerateOperator(KieGenerationOperator):
             "prompt_text": self.prompt,
             "ratio": pixel_ratio(self.aspect_ratio, self.quality),
             "duration": self.duration,
+            # Checked by the request model (0..4294967295, and whether the model takes one); a templated
+            # "" is "not given".
+            "seed": self.seed,
         }
         if self.image:
             fields["prompt_image"] = self.image
         return family, fields
 
     def request_fields(self) -> dict[str, Any]:
+        refused = []
         if self.model:
-            raise AirflowFailException(
-                f"{self.task_id}: model: not offered by the KIE backend (KIE picks the Runway model); it "
-                f"is for Runway's own API (a runway connection, models such as {RUNWAY_API_DEFAULT_MODEL})"
+            refused.append(
+                "model: not offered by the KIE backend (KIE picks the Runway model); it is for Runway's own "
+                f"API (a runway connection, models such as {RUNWAY_API_DEFAULT_MODEL})"
             )
+        if self.seed not in (None, ""):
+            refused.append(
+                "seed: not offered by the KIE backend (KIE's Runway generate takes no seed); it is for "
+                "Runway's own API (a runway connection)"
+            )
+        if refused:
+            raise AirflowFailException(f"{self.task_id}: " + "; ".join(refused))
         return {
             "prompt": self.prompt,
             "duration": self.duration,

@@ -1,10 +1,13 @@
-"""What the triggers of one event loop share: a bound on polls in flight and one KIE client per connection.
+"""What the triggers of one event loop share: a bound on polls in flight and one client per connection.
 
 A triggerer runs thousands of waits in one asyncio loop, each polling every 10-30 s. Giving every wait its
 own HTTP client costs, per wait, a socket held open between polls that nobody reuses (connections idle past
 httpx's 5 s keep-alive expiry are dropped, so every poll pays a new TCP and TLS handshake), ~50 KiB over
 HTTPS, and ~90 objects for the garbage collector to traverse. One client per (loop, connection settings)
 serves them all over a handful of kept-alive connections (``benchmarks/README.md``, triggerer density).
+
+The same holds for waits on Runway's own API (``AsyncRunwayClient``): the registry takes any client that
+closes with ``aclose()``, keyed by the connection's settings, whose type already tells the backends apart.
 
 Both registries are keyed by the running event loop, weakly, so a loop that ends takes its entries along
 and a client is never used from a loop other than the one that made it.
@@ -17,10 +20,9 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
-from airflow_provider_kie.client import AsyncKieClient
-
-__all__ = ["MAX_POLLS_IN_FLIGHT", "SharedClients", "poll_slot"]
+__all__ = ["MAX_POLLS_IN_FLIGHT", "ClosableClient", "SharedClients", "poll_slot"]
 
 #: Polls in flight per event loop. Without a bound, thousands of polls falling due together would queue
 #: inside the HTTP pool, where waiting is far more expensive than in a semaphore; it also keeps the shared
@@ -41,9 +43,18 @@ def poll_slot() -> asyncio.Semaphore:
     return semaphore
 
 
+class ClosableClient(Protocol):
+    """What the registry needs of a client: a way to close it (``AsyncKieClient``, ``AsyncRunwayClient``)."""
+
+    async def aclose(self) -> None: ...
+
+
+C = TypeVar("C", bound=ClosableClient)
+
+
 @dataclass
-class _Lease:
-    client: AsyncKieClient
+class _Lease(Generic[C]):
+    client: C
     users: int = 0
 
 
@@ -56,7 +67,7 @@ class SharedClients:
     """
 
     def __init__(self) -> None:
-        self._leases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, _Lease]] = (
+        self._leases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, _Lease[Any]]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -66,10 +77,12 @@ class SharedClients:
         return lease.users if lease else 0
 
     @asynccontextmanager
-    async def lease(
-        self, key: Hashable, build: Callable[[], AsyncKieClient]
-    ) -> AsyncIterator[AsyncKieClient]:
-        """Use the loop's client for ``key``, building it with ``build()`` if there is none."""
+    async def lease(self, key: Hashable, build: Callable[[], C]) -> AsyncIterator[C]:
+        """Use the loop's client for ``key``, building it with ``build()`` if there is none.
+
+        Keys of different backends must differ (the connection settings' types do): the client found under
+        a key is handed out as the type ``build`` makes.
+        """
         leases = self._leases.setdefault(asyncio.get_running_loop(), {})
         lease = leases.get(key)
         if lease is None:

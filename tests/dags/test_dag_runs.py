@@ -159,6 +159,34 @@ def test_model_bakeoff_compares_the_models_on_a_contact_sheet_seen_in_a_browser(
     assert shot.stat().st_size > 10_000
 
 
+def test_runway_backends_runs_one_brief_on_kie_and_on_runways_own_api(airflow, fresh, tmp_path, monkeypatch):
+    # The second backend is a `runway` connection to the emulator's Runway API; the DAG run sees it
+    # through the environment of the dag.test() process.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RUNWAY_DEFAULT",
+        json.dumps({"conn_type": "runway", "password": fresh.runway_api_key, "host": fresh.runway_base_url}),
+    )
+    brief = "A paper boat on a rainy street"
+    conf = {"brief": brief, "seed": 7, "output_root": str(tmp_path), **FAST}
+    assert airflow.run_dag("kie_runway_backends", conf) == "success"
+
+    (day,) = (tmp_path / "backends").iterdir()
+    assert (day / "contact-sheet.html").is_file()
+    clips = {clip["label"]: clip for clip in json.loads((day / "manifest.json").read_text())["clips"]}
+    assert {label: clip["kind"] for label, clip in clips.items()} == {
+        "Runway via KIE": "runway",
+        "Runway's own API": "runway_api",
+    }
+    for clip in clips.values():
+        assert clip["state"] == "succeeded" and is_mp4(clip["video_path"])
+    assert Path(clips["Runway's own API"]["video_path"]) == day / "runway-api" / "runway-api.mp4"
+    # One paid clip on each backend, the same brief word for word.
+    assert fresh.stats().paid_submissions == 1
+    (task,) = fresh.runway_api_tasks()
+    assert (task.model, task.prompt, task.status) == ("gen4.5", brief, "SUCCEEDED")
+    assert fresh.runway_api_stats().paid_creates == 1
+
+
 # `make demo` always runs in the project's own venv (Airflow 3.3, uv.lock); the DAGs it runs are tested on
 # every minor by the tests above, so on the older minors this would only repeat them (1-2 minutes each).
 @pytest.mark.skipif(

@@ -15,6 +15,7 @@ EXPECTED = {
     "kie_image_to_video",
     "kie_publish_on_asset",
     "kie_model_bakeoff",
+    "kie_runway_backends",
 }
 
 

@@ -486,3 +486,33 @@ def test_without_a_task_state_store_nothing_changes(client: Any, connection: Any
     with pytest.raises(TaskDeferred):
         _generate().execute(_context(None, try_number=2))
     client.runway_generate.assert_called_once()
+
+
+# -- a try Airflow is stopping pays nothing ------------------------------------------------------------------
+def test_a_try_that_airflow_is_stopping_starts_no_paid_submit(client: Any, connection: Any) -> None:
+    # Airflow 3's SIGTERM handler calls on_kill() and lets execute() run on until SIGKILL: a scheduler that
+    # reset this try (benchmarks/README.md, the duplicate) must not see it pay afterwards.
+    store = FakeStateStore()
+    op = _generate()
+    op.on_kill()
+    with pytest.raises(AirflowException, match="Airflow is stopping this try"):
+        op.execute(_context(store))
+    client.runway_generate.assert_not_called()
+    assert store.data == {}  # no submit marker either
+
+
+def test_on_kill_during_the_uploads_stops_the_submit_after_them(
+    client: Any, connection: Any, tmp_path: Path
+) -> None:
+    image = tmp_path / "product.png"
+    image.write_bytes(b"\x89PNG fake")
+    op = _generate(image=str(image))
+
+    def upload_while_being_killed(request: Any, folder: str) -> Any:
+        op.on_kill()
+        return request  # (what it uploads does not matter here)
+
+    client.upload_files.side_effect = upload_while_being_killed
+    with pytest.raises(AirflowException, match="Airflow is stopping this try"):
+        op.execute(_context(FakeStateStore()))
+    client.runway_generate.assert_not_called()

@@ -218,7 +218,7 @@ def test_the_first_poll_waits_first_poll_after_and_the_policy_carries_it():
     assert trigger.poll_policy().first_poll_after == 7.5
     order: list[Any] = []
 
-    async def fake_sleep(seconds: float) -> None:
+    async def fake_sleep(seconds: float, woken: object = None) -> None:
         order.append(("sleep", seconds, len(seen)))
 
     trigger._sleep = fake_sleep  # type: ignore[method-assign]
@@ -236,7 +236,7 @@ def test_a_scaled_policy_scales_the_first_poll_too():
     trigger.poll_policy = lambda: original().scaled(0.0001)  # type: ignore[method-assign]
     slept: list[float] = []
 
-    async def fake_sleep(seconds: float) -> None:
+    async def fake_sleep(seconds: float, woken: object = None) -> None:
         slept.append(seconds)
 
     trigger._sleep = fake_sleep  # type: ignore[method-assign]
