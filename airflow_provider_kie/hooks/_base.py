@@ -316,3 +316,17 @@ class ConnectionHook(BaseHook, Generic[S, C, AC]):
         # `airflow connections test` prints the message only on failure; the log line shows it on success.
         self.log.info(message)
         return True, message
+
+
+H = TypeVar("H", bound=type)
+
+
+def defines_its_form(hook_class: H) -> H:
+    """Give ``hook_class`` its own ``get_ui_field_behaviour`` / ``get_connection_form_widgets``.
+
+    Airflow 3.1's ProvidersManager reads a hook's form only from methods in the class's own ``__dict__``
+    ("only from the parent hook that provides those"): inherited ones leave 3.1's UI with the generic form.
+    """
+    for name in ("get_ui_field_behaviour", "get_connection_form_widgets"):
+        setattr(hook_class, name, classmethod(getattr(ConnectionHook, name).__func__))
+    return hook_class

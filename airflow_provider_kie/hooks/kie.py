@@ -25,6 +25,7 @@ from airflow_provider_kie.hooks._base import (
     base_url_from_host,
     common_fields,
     common_form_fields,
+    defines_its_form,
     min_credits_extra,
     read_extra,
 )
@@ -82,6 +83,7 @@ class KieConnectionSettings(ClientOptions):
         return {"base_url": self.base_url, "upload_base_url": self.upload_base_url}
 
 
+@defines_its_form
 class KieHook(ConnectionHook[KieConnectionSettings, KieClient, AsyncKieClient]):
     """Interact with KIE's API through an Airflow connection of type ``kie``.
 
@@ -122,17 +124,6 @@ class KieHook(ConnectionHook[KieConnectionSettings, KieClient, AsyncKieClient]):
             *common_form_fields(MIN_CREDITS_HELP),
             *callbacks,
         ]
-
-    # Airflow 3.1 reads the form from the hook only when the hook class itself defines these two.
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Connection form layout, for Airflow before 3.2 (see :class:`ConnectionHook`)."""
-        return super().get_ui_field_behaviour()
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra form fields, for Airflow before 3.2 (see :class:`ConnectionHook`)."""
-        return super().get_connection_form_widgets()
 
     def describe_connection(self, client: KieClient) -> str:
         """Call KIE's credit endpoint: proves the key works and reports the balance."""

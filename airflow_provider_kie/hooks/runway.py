@@ -27,6 +27,7 @@ from airflow_provider_kie.hooks._base import (
     base_url_from_host,
     common_fields,
     common_form_fields,
+    defines_its_form,
     read_extra,
 )
 from airflow_provider_kie.hooks.kie import KieHook
@@ -106,6 +107,7 @@ class RunwayConnectionSettings(ClientOptions):
         return {"base_url": self.base_url, "api_version": self.api_version}
 
 
+@defines_its_form
 class RunwayHook(ConnectionHook[RunwayConnectionSettings, "RunwayClient", "AsyncRunwayClient"]):
     """Interact with Runway's own API through an Airflow connection of type ``runway``.
 
@@ -149,17 +151,6 @@ class RunwayHook(ConnectionHook[RunwayConnectionSettings, "RunwayClient", "Async
             (EXTRA_API_VERSION, "API version", version_help),
             *common_form_fields(RUNWAY_MIN_CREDITS_HELP),
         ]
-
-    # Airflow 3.1 reads the form from the hook only when the hook class itself defines these two.
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Connection form layout, for Airflow before 3.2 (see :class:`ConnectionHook`)."""
-        return super().get_ui_field_behaviour()
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra form fields, for Airflow before 3.2 (see :class:`ConnectionHook`)."""
-        return super().get_connection_form_widgets()
 
     async def get_async_conn(self) -> AsyncRunwayClient:
         """A new :class:`AsyncRunwayClient` for this connection; the caller closes it (``async with``)."""
