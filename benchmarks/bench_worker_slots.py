@@ -26,6 +26,8 @@ KIE timeline. An unmeasured warm-up run comes first; the machine's CPU use is re
 
     python benchmarks/bench_worker_slots.py           # N=50, T=60 s, 4 slots (~20 min)
     python benchmarks/bench_worker_slots.py --quick   # N=16, T=45 s (~8 min)
+    python benchmarks/bench_worker_slots.py --runs blocking --keep-logs DIR \
+        --airflow-env AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD=10   # Airflow settings; logs kept
 """
 
 from __future__ import annotations
@@ -171,6 +173,12 @@ def kie_figures(
     return {
         "paid": stats["paid_submissions"],
         "duplicates": sum(count - 1 for count in per_prompt.values()),
+        # Which map indexes were paid more than once, and how many times: where to look in --keep-logs.
+        "paid_twice": {
+            int(m.group(1)) if (m := CLIP_INDEX.search(prompt)) else prompt: count
+            for prompt, count in per_prompt.items()
+            if count > 1
+        },
         "rate_limited": stats["rate_limited"],
         "status_calls_per_clip": stats["calls_by_endpoint"].get("/api/v1/runway/record-detail", 0) / n,
         "kie_done_to_event": _mean(detection),
@@ -266,6 +274,8 @@ def print_tables(results: list[dict[str, Any]], args: argparse.Namespace) -> Non
     for r in results:
         for reason in r["failures"][:5]:
             print(f"{r['run']}: task {reason}")
+        for index, count in r.get("paid_twice", {}).items():
+            print(f"{r['run']}: map index {index} paid {count} times")
     print_targets(by_name)
 
 
@@ -306,7 +316,21 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="N=16, T=45 s")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy Airflow's task and component logs here")
+    parser.add_argument(
+        "--airflow-env",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="more environment for every Airflow component, repeatable: an AIRFLOW__SECTION__KEY setting, "
+        "e.g. AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT=75 (queued workloads' tokens expire sooner) or "
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD=10 with "
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL=15 (a stalled scheduler resets its tasks often)",
+    )
     args = parser.parse_args()
+    bad = [item for item in args.airflow_env if "=" not in item or not item.split("=", 1)[0]]
+    if bad:
+        parser.error(f"--airflow-env takes KEY=VALUE (got {bad})")
+    args.airflow_env = dict(item.split("=", 1) for item in args.airflow_env)
     if args.quick:
         # T=45: 30 s generating, the shortest Runway generation the default poll policy is tuned for.
         args.n, args.t = 16, 45.0
@@ -329,7 +353,9 @@ def main() -> int:
         f"{max(args.n, 10)}; emulator in its own process; real Airflow on PostgreSQL",
         flush=True,
     )
-    env = {"KIE_BENCH_SLOTS_CLIPS": str(args.n), "KIE_BENCH_SLOTS_T": str(args.t)}
+    env = {"KIE_BENCH_SLOTS_CLIPS": str(args.n), "KIE_BENCH_SLOTS_T": str(args.t), **args.airflow_env}
+    if args.airflow_env:
+        print(f"Airflow settings: {', '.join(f'{k}={v}' for k, v in args.airflow_env.items())}", flush=True)
     results = []
     with (
         benchkit.emulator_process(**emulator_config(args)) as emu,

@@ -48,6 +48,23 @@ TERMINAL_RUN_STATES = ("success", "failed")
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
+def airflow_version() -> tuple[int, int]:
+    """(major, minor) of the Airflow in this venv, which the deployment runs; read from the package's
+    metadata, so the test process still never imports Airflow."""
+    from importlib.metadata import version
+
+    major, minor = version("apache-airflow").split(".")[:2]
+    return int(major), int(minor)
+
+
+#: The Airflow the deployment runs, as (major, minor): the e2e suite runs on 3.3 and on 3.1 (``make test``).
+AIRFLOW_VERSION = airflow_version()
+#: Airflow 3.3 added ``task_state_store``: durable resume and the submit marker. On older minors the
+#: provider's documented fallback applies instead (README, "Supported versions"): the KIE task id lives in
+#: XCom only, which a new try starts without, so a retry after the submit submits afresh with a warning.
+HAS_TASK_STATE_STORE = AIRFLOW_VERSION >= (3, 3)
+
+
 class E2EError(AssertionError):
     """Something in the deployment did not happen in time; carries the diagnostics to read first."""
 
@@ -108,6 +125,10 @@ class MetadataDB:
         """Every row of every table as text (for the API-key scan)."""
         raise NotImplementedError
 
+    def has_table(self, name: str) -> bool:
+        """Whether the schema ``airflow db migrate`` made has a table ``name``."""
+        raise NotImplementedError
+
 
 @dataclass
 class PostgresDB(MetadataDB):
@@ -166,6 +187,9 @@ class PostgresDB(MetadataDB):
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
         return done.stdout
 
+    def has_table(self, name: str) -> bool:
+        return bool(self.rows(f"SELECT 1 FROM information_schema.tables WHERE table_name = '{name}'"))
+
 
 @dataclass
 class SqliteDB(MetadataDB):
@@ -196,6 +220,9 @@ class SqliteDB(MetadataDB):
     def dump(self) -> str:
         with contextlib.closing(self._connect()) as conn:
             return "\n".join(conn.iterdump())
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.rows(f"SELECT name FROM sqlite_master WHERE type = 'table' AND name = '{name}'"))
 
 
 def pg_reachable(host: str, port: int) -> bool:
@@ -360,6 +387,16 @@ class EmulatorControl:
     def calls(self, endpoint: str) -> int:
         return int(self.stats()["calls_by_endpoint"].get(endpoint, 0))
 
+    @property
+    def runway_base_url(self) -> str:
+        """The emulated Runway developer API (stands in for ``https://api.dev.runwayml.com``); it accepts any
+        key of Runway's shape (``key_`` + 128 hex digits)."""
+        return f"{self.base_url}/runway-api"
+
+    def set_runway_credits(self, balance: int) -> None:
+        """Set the emulated Runway organisation's credit balance (``reset`` restores the initial one)."""
+        self.http.post("/runway-api/credits", json={"balance": balance}).raise_for_status()
+
     def close(self) -> None:
         self.http.close()
 
@@ -377,6 +414,9 @@ class AirflowStack:
     parallelism: int = 4
     time_scale: float = 0.08
     token: str = field(default_factory=lambda: secrets.token_hex(8))
+    #: The emulated KIE account's webhook HMAC key: it signs every callback, and the ``kie_callbacks``
+    #: connection (callbacks on, pointed at this deployment's api-server) checks them with it.
+    webhook_key: str = field(default_factory=lambda: "whsec-" + secrets.token_hex(12))
     #: More environment for every component (e.g. a benchmark's ``AIRFLOW__...`` settings); applied last.
     extra_env: dict[str, str] = field(default_factory=dict)
     #: More DAG files to copy into the DAGs folder beside the sample and e2e DAGs.
@@ -446,6 +486,17 @@ class AirflowStack:
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "5",
             "AIRFLOW_CONN_KIE_DEFAULT": json.dumps(conn),
+            # The same account with callbacks: KIE (the emulator) calls this api-server's receiver.
+            "AIRFLOW_CONN_KIE_CALLBACKS": json.dumps(
+                {
+                    **conn,
+                    "extra": {
+                        **conn["extra"],
+                        "callback_base_url": api,
+                        "webhook_secret": self.webhook_key,
+                    },
+                }
+            ),
             **self.extra_env,
         }
 
@@ -487,6 +538,23 @@ class AirflowStack:
             on_timeout=self.diagnostics,
         )
         self._authenticate()
+        self._warm_execution_api()
+
+    def _warm_execution_api(self) -> None:
+        """Answer one execution-API request before any task makes one.
+
+        The API server builds its execution API on the first request to it, and on a busy 2-core machine
+        that took 30-40 s in which the whole server answered nothing: the first task's start (``PATCH
+        .../run``) timed out four times and failed, and the test's own REST polls timed out with it.
+        """
+        url = f"http://127.0.0.1:{self.api_port}/execution/health"
+
+        def answered() -> bool:
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(url, timeout=120, trust_env=False).status_code == 200
+            return False
+
+        wait_for(answered, 240, "the execution API to answer", interval=1, on_timeout=self.diagnostics)
 
     def _authenticate(self) -> None:
         """A bearer token for the REST API. Airflow 3.3's simple auth manager lets every request in as admin
@@ -502,7 +570,7 @@ class AirflowStack:
         cmd = [
             sys.executable, "-m", "airflow_provider_kie.emulator", "--port", "0",
             "--time-scale", str(self.time_scale), "--api-key", self.api_key, "--seed", "7",
-            "--log-level", "warning",
+            "--log-level", "warning", "--webhook-key", self.webhook_key,
         ]  # fmt: skip
         component = self.procs.start("emulator", cmd, self._plain_env(), self.workdir, log)
         self.components["emulator"] = component
@@ -684,12 +752,22 @@ class AirflowStack:
         return rows
 
     def task_state(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        """The task instance's ``task_state_store`` rows (Airflow >= 3.3), key -> JSON text."""
         rows = self.db.rows(
             "SELECT key, value FROM task_state_store WHERE "
             f"dag_id = '{dag_id}' AND run_id = '{run_id}' AND task_id = '{task_id}' "
             f"AND map_index = {map_index}"
         )
         return {row["key"]: row["value"] for row in rows}
+
+    def saved_kie_task_id(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str | None:
+        """The KIE task id the running try saved for whoever comes next: in ``task_state_store`` on Airflow
+        >= 3.3 (kept across tries), else in the XCom ``kie_task_id`` (the fallback: that try's only)."""
+        if HAS_TASK_STATE_STORE:
+            saved = self.task_state(dag_id, run_id, task_id, map_index).get("kie_task_id")
+            return json.loads(saved) if saved else None
+        found = self.xcom(dag_id, run_id, task_id, map_index, key="kie_task_id")
+        return str(found) if found else None
 
     # -- logs -----------------------------------------------------------------------------------------
     def task_log_dir(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Path:
