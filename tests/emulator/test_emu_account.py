@@ -105,7 +105,9 @@ def test_rate_limit_answers_429_and_does_not_queue(kie: Any, emu: RunningEmulato
 
 
 def test_rate_window_slides(kie: Any, emu: RunningEmulator, wait: Any) -> None:
-    emu.reconfigure(rate_limit=2, rate_window_s=0.3)
+    # A window long enough that three submits fit in it on a loaded machine (0.3 s did not: each renders
+    # its media), short enough to see it slide.
+    emu.reconfigure(rate_limit=2, rate_window_s=3.0)
     kie.generate()
     kie.generate()
     assert kie.generate().json()["code"] == 429

@@ -210,7 +210,7 @@ def test_dropped_callbacks_are_never_sent_nor_retried(
     emu.reconfigure(callback_retry_delays_s=(1.0, 5.0, 15.0))
     emu.set_faults(FaultRule("callback_drop", start_call=2, every=2))  # the 2nd and 4th callbacks
     ids = [_one_callback(kie, emu, callback_receiver, wait) for _ in range(4)]
-    wait(lambda: _settled(emu, 4))
+    wait(lambda: _settled(emu, 4) and len(emu.callback_log()) == 4)
     assert [r.body["data"]["task_id"] for r in callback_receiver.received] == [ids[0], ids[2]]
     log = emu.callback_log()
     assert [(a.task_id, a.sent, a.faults) for a in log] == [
@@ -313,7 +313,7 @@ def test_replayed_callback_repeats_body_and_headers(
     assert replay.body == original.body
     for name in ("x-webhook-timestamp", "x-webhook-signature"):
         assert _lower(replay.headers)[name] == _lower(original.headers)[name]
-    wait(lambda: _settled(emu, 1))
+    wait(lambda: _settled(emu, 1) and len(emu.callback_log()) == 2)
     assert [a.faults for a in emu.callback_log()] == [(), ("callback_replay",)]
     assert emu.stats().callbacks_by_fault == {"callback_replay": 1}
 
@@ -453,7 +453,7 @@ def test_faults_combine_on_one_callback(
     emu.advance_time(75)
     wait(lambda: emu.stats().callbacks_dropped == 1)
     emu.advance_time(60)
-    wait(lambda: _settled(emu, 2))
+    wait(lambda: _settled(emu, 2) and len(emu.callback_log()) == 3)
     assert len(callback_receiver.received) == 2
     log = emu.callback_log()
     assert sorted(a.faults for a in log if a.task_id == first) == [
