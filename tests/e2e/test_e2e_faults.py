@@ -311,7 +311,7 @@ def test_task_killed_mid_download_stores_without_resubmitting(
 
     Airflow < 3.3: nothing tells the retry about the finished clip; it warns and pays for a new one."""
     emu.set_faults(
-        [{"kind": "delay", "endpoint": "/media/*.mp4", "method": "GET", "end_call": 1, "delay_s": 6}]
+        [{"kind": "delay", "endpoint": "/media/*.mp4", "method": "GET", "end_call": 1, "delay_s": 15}]
     )
     run_id = one_clip(runs, out, DEFERRABLE, "A lighthouse beam sweeping fog")
     wait_for(lambda: emu.calls("/media/*") >= 1, 90, "the download to start", interval=0.1)
